@@ -1,0 +1,25 @@
+# `make test` makes (or reuses) .venv, installs what the tests need, and runs pytest.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: test install bench-encode clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Benchmarks print a table; pass flags with ARGS, e.g. make bench-encode ARGS='--count 1000'
+bench-encode: $(STAMP)
+	$(PY) bench/encode.py $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-artifacts bench/.frames*

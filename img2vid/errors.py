@@ -1,0 +1,119 @@
+"""Every failure img2vid reports, each with a stable ``code`` that the CLI prints and the
+HTTP API returns as ``{"error": {"code": ..., "message": ...}}``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class Img2VidError(Exception):
+    """Raised when img2vid cannot do what was asked; the base of every error here."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, path: str | Path | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = str(path) if path is not None else None
+
+    def to_dict(self) -> dict[str, str]:
+        out = {"code": self.code, "message": self.message}
+        if self.path is not None:
+            out["path"] = self.path
+        return out
+
+
+# --- the request itself is wrong ---------------------------------------------------
+
+class InvalidOptionError(Img2VidError):
+    """Raised when an encoding option (fps, codec, size, fit, pattern) is not valid."""
+
+    code = "invalid_option"
+
+
+class BadFpsError(InvalidOptionError):
+    """Raised when fps is not a finite number above 0 and at most the limit."""
+
+    code = "bad_fps"
+
+
+class UnknownCodecError(InvalidOptionError):
+    """Raised when the codec is not one img2vid can write."""
+
+    code = "unknown_codec"
+
+
+class BadSizeError(InvalidOptionError):
+    """Raised when the output size is not WxH with sane positive integers."""
+
+    code = "bad_size"
+
+
+class BadFitError(InvalidOptionError):
+    """Raised when the fit mode is not contain, cover or stretch."""
+
+    code = "bad_fit"
+
+
+class BadOutputNameError(InvalidOptionError):
+    """Raised when the output's file extension does not suit the codec."""
+
+    code = "bad_output_name"
+
+
+# --- the frames ---------------------------------------------------------------------
+
+class NoFramesError(Img2VidError):
+    """Raised when the source holds no image that could be encoded."""
+
+    code = "no_frames"
+
+
+class FrameError(Img2VidError):
+    """Raised when one frame cannot be used; ``path`` names it."""
+
+    code = "bad_frame"
+
+
+class UnreadableFrameError(FrameError):
+    """Raised when a frame file is unreadable, truncated or not a decodable image."""
+
+    code = "unreadable_frame"
+
+
+class FrameTooLargeError(FrameError):
+    """Raised when a frame has more pixels than the limit (checked before decoding)."""
+
+    code = "frame_too_large"
+
+
+# --- the output ---------------------------------------------------------------------
+
+class OutputUnwritableError(Img2VidError):
+    """Raised when the output folder is missing or not writable."""
+
+    code = "output_unwritable"
+
+
+class OutputExistsError(Img2VidError):
+    """Raised when the output file exists and overwriting was not asked for."""
+
+    code = "output_exists"
+
+
+class EncoderError(Img2VidError):
+    """Raised when the video encoder refuses to open or to take a frame."""
+
+    code = "encoder_failed"
+
+
+class VerifyFailedError(Img2VidError):
+    """Raised when the written video, read back, does not hold every frame written."""
+
+    code = "verify_failed"
+
+
+class CancelledError(Img2VidError):
+    """Raised when the caller's cancel check asked the encode to stop."""
+
+    code = "cancelled"
