@@ -1,0 +1,69 @@
+"""Finding the frames of a source: a folder or a glob, in natural order."""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from img2vid.errors import NoFramesError
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+_DIGITS = re.compile(r"(\d+)")
+_GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key that puts ``f2`` before ``f10`` and ignores case, ties broken by the name."""
+    # split() puts text at even and digits at odd indexes, so the types always line up.
+    parts = _DIGITS.split(name)
+    return tuple(int(p) if i % 2 else p.casefold() for i, p in enumerate(parts)) + (name,)
+
+
+@dataclass
+class Discovery:
+    frames: list[Path]
+    skipped: list[Path] = field(default_factory=list)  # files that are not images
+    where: str = ""
+
+
+def is_image(path: Path) -> bool:
+    # Dot files include macOS's "._frame.jpg" resource forks, which are not images.
+    return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+
+
+def discover(source: str | os.PathLike[str], pattern: str | None = None) -> Discovery:
+    """List the frames in ``source`` (a folder, or a glob when it holds * ? or [).
+
+    ``pattern`` filters file names inside a folder. Raises NoFramesError naming the folder
+    and pattern when nothing is left.
+    """
+    text = os.fspath(source)
+    if os.path.isdir(text):
+        root = Path(text)
+        where = f"folder {root}" + (f" with pattern {pattern!r}" if pattern else "")
+        try:
+            entries = [e for e in os.scandir(root) if e.is_file()]
+        except OSError as exc:
+            raise NoFramesError(f"cannot list {where}: {exc.strerror}", path=root) from None
+        paths = [Path(e.path) for e in entries if not pattern or fnmatch.fnmatch(e.name, pattern)]
+    elif _GLOB_CHARS.search(text):
+        if pattern:
+            text = os.path.join(text, pattern)
+        where = f"glob {text!r}"
+        paths = [Path(p) for p in glob.glob(text) if os.path.isfile(p)]
+    else:
+        raise NoFramesError(f"{text} is not a folder or a glob", path=text)
+
+    frames = sorted((p for p in paths if is_image(p)), key=lambda p: natural_key(str(p)))
+    skipped = [p for p in paths if not is_image(p)]
+    if not frames:
+        extra = f" ({len(skipped)} other files skipped)" if skipped else ""
+        raise NoFramesError(
+            f"no frames in {where}: expected jpg, jpeg, png, bmp, tif, tiff or webp files{extra}",
+            path=text,
+        )
+    return Discovery(frames=frames, skipped=skipped, where=where)
