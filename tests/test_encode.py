@@ -246,3 +246,23 @@ def test_a_failed_verification_leaves_nothing(make_frames, out_dir, monkeypatch)
 def test_an_output_suffix_that_does_not_suit_the_codec_is_refused(make_frames, out_dir):
     with pytest.raises(BadOutputNameError):
         encode(make_frames(2), out_dir / "o.avi", opts(codec="vp9"))
+
+
+def top_level_boxes(path) -> list[str]:
+    boxes, data, pos = [], path.read_bytes(), 0
+    while pos + 8 <= len(data):
+        size = int.from_bytes(data[pos:pos + 4], "big")
+        boxes.append(data[pos + 4:pos + 8].decode("latin-1"))
+        if size == 1:
+            size = int.from_bytes(data[pos + 8:pos + 16], "big")
+        if size < 8:
+            break
+        pos += size
+    return boxes
+
+
+def test_h264_mp4_puts_the_index_first_so_browsers_can_start_playing(make_frames, out_dir):
+    target = out_dir / "web.mp4"
+    encode(make_frames(5), target, opts(codec="h264"))
+    boxes = top_level_boxes(target)
+    assert boxes.index("moov") < boxes.index("mdat")

@@ -107,3 +107,22 @@ def test_pixel_limit_is_configurable(tmp_path):
     with pytest.raises(FrameTooLargeError):
         probe_size(p, 64 * 48 - 1)
     assert probe_size(p, 64 * 48) == (64, 48)
+
+
+def test_jpeg_exif_orientation_is_applied_and_probed(tmp_path):
+    # given a 40x20 JPEG whose EXIF says "rotate 90° clockwise to display"
+    from PIL import Image
+
+    p = tmp_path / "portrait.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.new("RGB", (40, 20), (200, 10, 10)).save(p, exif=exif.tobytes())
+    # then both the header probe and the decoded frame are 20 wide and 40 high
+    assert probe_size(p, 50_000_000) == (20, 40)
+    assert read_frame(p).shape == (40, 20, 3)
+
+
+def test_float_tiff_in_zero_to_one_becomes_eight_bit(tmp_path):
+    p = write(tmp_path / "f.tiff", np.full((4, 4, 3), 0.5, np.float32))
+    img = read_frame(p)
+    assert img.dtype == np.uint8 and (np.abs(img.astype(int) - 127) <= 1).all()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import closing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,24 +186,28 @@ def _write(files, codec, opts, frames, size, ticker, bad, threads, window) -> tu
         return writer.prepare(fit_frame(read_frame(path), size, opts.fit))
 
     written, first = 0, None
+    results = ordered_map(
+        decode, frames, threads=threads or default_threads(), window=window,
+        on_wait=ticker.tick, wait_step=ticker.interval,
+    )
     try:
-        for path, future in ordered_map(
-            decode, frames, threads=threads or default_threads(), window=window,
-            on_wait=ticker.tick, wait_step=ticker.interval,
-        ):
-            try:
-                prepared = future.result()
-            except UnreadableFrameError:
-                if not opts.skip_bad_frames:
-                    raise
-                bad.append(path.name)
-            else:
-                writer.write(prepared)
-                del prepared  # do not hold a frame while waiting for the next
-                written += 1
-                first = first or path
-            ticker.done += 1
-            ticker.tick()
+        # closing(): on an error the pool is shut down now, not whenever the
+        # generator happens to be collected.
+        with closing(results):
+            for path, future in results:
+                try:
+                    prepared = future.result()
+                except UnreadableFrameError:
+                    if not opts.skip_bad_frames:
+                        raise
+                    bad.append(path.name)
+                else:
+                    writer.write(prepared)
+                    del prepared  # do not hold a frame while waiting for the next
+                    written += 1
+                    first = first or path
+                ticker.done += 1
+                ticker.tick()
         if first is None:
             raise NoFramesError(f"none of the {len(frames)} frames could be decoded")
     except BaseException:
