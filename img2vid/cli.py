@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import __version__
 from .codecs import CODECS, codec_for_suffix
-from .errors import Img2VidError
+from .errors import Img2VidError, OutputExistsError
 from .options import DEFAULT_FIT, DEFAULT_FPS, FITS, EncodeOptions
 from .progressbar import ProgressBar
 from .settings import Settings
@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except Img2VidError as exc:
-        print(f"img2vid: error: {exc.message} [{exc.code}]", file=sys.stderr)
+        hint = " (pass --overwrite to replace it)" if isinstance(exc, OutputExistsError) else ""
+        print(f"img2vid: error: {exc.message}{hint} [{exc.code}]", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("img2vid: interrupted; nothing was written", file=sys.stderr)

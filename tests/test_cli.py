@@ -128,3 +128,10 @@ def test_a_terminal_gets_a_progress_bar(make_frames, out_dir):
     assert proc.returncode == 0
     assert b"30/30 frames" in seen and b"[###" in seen
     assert out.startswith("30 frames")
+
+
+def test_an_existing_output_is_kept_and_the_way_to_replace_it_is_named(make_frames, out_dir):
+    (out_dir / "o.mp4").write_bytes(b"mine")
+    run = img2vid("encode", str(make_frames(2)), str(out_dir / "o.mp4"))
+    assert run.returncode == 1 and "--overwrite" in run.stderr and "[output_exists]" in run.stderr
+    assert (out_dir / "o.mp4").read_bytes() == b"mine"

@@ -266,3 +266,15 @@ def test_h264_mp4_puts_the_index_first_so_browsers_can_start_playing(make_frames
     encode(make_frames(5), target, opts(codec="h264"))
     boxes = top_level_boxes(target)
     assert boxes.index("moov") < boxes.index("mdat")
+
+
+def test_a_cancel_that_comes_after_the_video_is_in_place_does_not_fail_it(make_frames, out_dir):
+    # given a cancel check that says yes once every frame has been written
+    seen = {"done": 0}
+    result = encode(
+        make_frames(5), out_dir / "o.mp4", opts(), interval=0,
+        progress=lambda d, t: seen.update(done=d),
+        should_cancel=lambda: seen["done"] >= 5,
+    )
+    # then the finished video stands
+    assert result.frames == 5 and result.video.exists()

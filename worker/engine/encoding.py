@@ -18,6 +18,7 @@ from img2vid.codecs import check_suffix, get_codec
 from img2vid.errors import (
     CancelledError,
     NoFramesError,
+    OutputUnwritableError,
     UnreadableFrameError,
     VerifyFailedError,
 )
@@ -70,13 +71,16 @@ class _Ticker:
         self.done = self.total = 0
         self._last = float("-inf")
 
-    def tick(self, force: bool = False) -> None:
+    def tick(self) -> None:
         now = time.monotonic()
-        if not force and now - self._last < self.interval:
+        if now - self._last < self.interval:
             return
         self._last = now
         if self.should_cancel is not None and self.should_cancel():
             raise CancelledError("encoding was cancelled")
+        self.report()
+
+    def report(self) -> None:
         if self.progress is not None:
             self.progress(self.done, self.total)
 
@@ -130,13 +134,14 @@ def encode(
             )
         poster_frame = fit_frame(read_frame(first), out_size, opts.fit)
         if not cv2.imwrite(str(files.tmp_poster), poster_frame, [cv2.IMWRITE_JPEG_QUALITY, 90]):
-            raise VerifyFailedError(f"could not write the poster {files.tmp_poster.name}")
+            raise OutputUnwritableError(f"could not write the poster {files.tmp_poster.name}", path=files.tmp_poster)
         files.place()
     finally:
         files.discard()
 
+    # The video is in place: report 100 % but no longer ask whether to cancel.
     ticker.done = ticker.total
-    ticker.tick(force=True)
+    ticker.report()
     return EncodeResult(
         video=files.video,
         poster=files.poster,
