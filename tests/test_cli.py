@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import read_back
+from videotools import read_back
 
 SUMMARY = re.compile(r"^(\d+) frames, (\d+)x(\d+), ([\d.]+) fps, (\w+), [\d.]+ s, [\d.]+ frames/s -> (.+)$")
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import worker.engine.encoding as encode_module
-from conftest import needs_ffprobe, read_back
+from videotools import needs_ffprobe, read_back
 from img2vid.codecs import CODECS
 from img2vid.errors import (
     BadOutputNameError,

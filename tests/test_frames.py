@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from img2vid.errors import FrameTooLargeError, UnreadableFrameError
-from worker.engine.frames import probe_size, read_frame
+from img2vid.images import probe_size
+from worker.engine.frames import read_frame
 
 
 def write(path, img, params=()):

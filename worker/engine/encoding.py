@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import os
 import time
-from contextlib import closing
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,11 +22,12 @@ from img2vid.errors import (
     UnreadableFrameError,
     VerifyFailedError,
 )
+from img2vid.discovery import discover
+from img2vid.images import probe_size
 from img2vid.options import EncodeOptions
 
-from .discovery import discover
 from .fit import even_size, fit_frame
-from .frames import probe_size, read_frame
+from .frames import read_frame
 from .output import OutputFiles
 from .pipeline import ordered_map
 from .verify import probe_video

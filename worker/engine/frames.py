@@ -1,51 +1,17 @@
-"""Reading one frame: its size from the header, then its pixels as 8-bit BGR."""
+"""Reading one frame: its pixels as 8-bit BGR (its size comes from img2vid.images)."""
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
-from img2vid.errors import FrameTooLargeError, UnreadableFrameError
+from img2vid.errors import UnreadableFrameError
+from img2vid.images import JPEG_SUFFIXES
 
-# We check the pixel limit ourselves, before decoding, with a message naming the file.
-Image.MAX_IMAGE_PIXELS = None
 # OpenCV logs decoder complaints on stderr; we report each failure once, naming the file.
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-
-_JPEG = frozenset({".jpg", ".jpeg"})
-_EXIF_ORIENTATION = 0x0112
-_ROTATED = frozenset({5, 6, 7, 8})  # EXIF orientations that swap width and height
-
-
-def probe_size(path: Path, max_pixels: int) -> tuple[int, int]:
-    """The frame's (width, height) as it will be decoded, read from its header only.
-
-    Raises FrameTooLargeError above ``max_pixels`` and UnreadableFrameError when the
-    header cannot be read.
-    """
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with Image.open(path) as im:
-                w, h = im.size
-                if path.suffix.lower() in _JPEG and im.getexif().get(_EXIF_ORIENTATION) in _ROTATED:
-                    w, h = h, w
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise UnreadableFrameError(f"{path.name}: not a readable image ({exc})", path=path) from None
-    if w <= 0 or h <= 0:
-        raise UnreadableFrameError(f"{path.name}: image has no pixels", path=path)
-    if w * h > max_pixels:
-        raise FrameTooLargeError(
-            f"{path.name}: {w}x{h} is {w * h / 1e6:.1f} megapixels, over the limit of "
-            f"{max_pixels / 1e6:g} megapixels",
-            path=path,
-        )
-    return w, h
-
 
 def read_frame(path: Path) -> np.ndarray:
     """Decode ``path`` to an 8-bit BGR array; UnreadableFrameError names a bad file."""
@@ -53,7 +19,7 @@ def read_frame(path: Path) -> np.ndarray:
         data = path.read_bytes()
     except OSError as exc:
         raise UnreadableFrameError(f"{path.name}: cannot read ({exc.strerror})", path=path) from None
-    is_jpeg = path.suffix.lower() in _JPEG
+    is_jpeg = path.suffix.lower() in JPEG_SUFFIXES
     # libjpeg fills a cut-off JPEG with grey and only warns; a whole JPEG ends with EOI.
     if is_jpeg and data.rstrip(b"\x00")[-2:] != b"\xff\xd9":
         raise UnreadableFrameError(f"{path.name}: truncated JPEG (no end-of-image marker)", path=path)

@@ -9,9 +9,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from img2vid.errors import NoFramesError
-
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+from .errors import NoFramesError
+from .images import is_image_name
 _DIGITS = re.compile(r"(\d+)")
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
@@ -28,11 +27,6 @@ class Discovery:
     frames: list[Path]
     skipped: list[Path] = field(default_factory=list)  # files that are not images
     where: str = ""
-
-
-def is_image(path: Path) -> bool:
-    # Dot files include macOS's "._frame.jpg" resource forks, which are not images.
-    return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
 
 
 def discover(source: str | os.PathLike[str], pattern: str | None = None) -> Discovery:
@@ -58,8 +52,8 @@ def discover(source: str | os.PathLike[str], pattern: str | None = None) -> Disc
     else:
         raise NoFramesError(f"{text} is not a folder or a glob", path=text)
 
-    frames = sorted((p for p in paths if is_image(p)), key=lambda p: natural_key(str(p)))
-    skipped = [p for p in paths if not is_image(p)]
+    frames = sorted((p for p in paths if is_image_name(p.name)), key=lambda p: natural_key(str(p)))
+    skipped = [p for p in paths if not is_image_name(p.name)]
     if not frames:
         extra = f" ({len(skipped)} other files skipped)" if skipped else ""
         raise NoFramesError(
