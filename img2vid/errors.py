@@ -55,6 +55,23 @@ class BadFitError(InvalidOptionError):
     code = "bad_fit"
 
 
+class BadNameError(InvalidOptionError):
+    """Raised when a job's output name is not a plain file stem."""
+
+    code = "bad_name"
+
+
+class BadSourceError(InvalidOptionError):
+    """Raised when a job's source folder is missing, malformed or outside the input root."""
+
+    code = "bad_source"
+
+    def __init__(self, message: str, *, code: str | None = None, path=None) -> None:
+        super().__init__(message, path=path)
+        if code:
+            self.code = code
+
+
 class BadOutputNameError(InvalidOptionError):
     """Raised when the output's file extension does not suit the codec."""
 
@@ -117,3 +134,70 @@ class CancelledError(Img2VidError):
     """Raised when the caller's cancel check asked the encode to stop."""
 
     code = "cancelled"
+
+
+# --- the job service ----------------------------------------------------------------
+
+class ServiceError(Img2VidError):
+    """Raised when the job service refuses a request; ``status`` is its HTTP status."""
+
+    code = "service_error"
+    status = 400
+
+
+class JobNotFoundError(ServiceError):
+    """Raised when no job has the given id (never created, deleted or expired)."""
+
+    code = "job_not_found"
+    status = 404
+
+
+class JobStateError(ServiceError):
+    """Raised when a job is in the wrong state for what was asked (delete a running job)."""
+
+    code = "job_state"
+    status = 409
+
+
+class IdempotencyKeyReusedError(ServiceError):
+    """Raised when an Idempotency-Key comes back with a different request."""
+
+    code = "idempotency_key_reused"
+    status = 422
+
+
+class TooLargeError(ServiceError):
+    """Raised when a request, an archive or a job is over one of the limits."""
+
+    code = "too_large"
+    status = 413
+
+    def __init__(self, message: str, *, code: str | None = None, path=None) -> None:
+        super().__init__(message, path=path)
+        if code:
+            self.code = code
+
+
+class BadUploadError(ServiceError):
+    """Raised when an upload is malformed: no files, a bad archive member, a wrong field."""
+
+    code = "bad_upload"
+
+    def __init__(self, message: str, *, code: str | None = None, path=None) -> None:
+        super().__init__(message, path=path)
+        if code:
+            self.code = code
+
+
+class UnsupportedMediaTypeError(ServiceError):
+    """Raised when a request body is neither JSON nor a multipart upload."""
+
+    code = "unsupported_media_type"
+    status = 415
+
+
+class UnavailableError(ServiceError):
+    """Raised when Redis (the queue and job store) cannot be reached."""
+
+    code = "redis_unavailable"
+    status = 503

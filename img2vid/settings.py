@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from .options import DEFAULT_MAX_PIXELS
+
+DAY = 86_400
 
 
 def _int(name: str, default: int) -> int:
@@ -18,15 +21,46 @@ def _int(name: str, default: int) -> int:
         raise SystemExit(f"{name} must be a whole number, got {raw!r}") from None
 
 
+def _str(name: str, default: str) -> str:
+    raw = os.environ.get(name)
+    return raw if raw not in (None, "") else default
+
+
 @dataclass(frozen=True)
 class Settings:
-    max_pixels: int
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # The shared volume: inputs/ (read-only input root), uploads/<job>, outputs/<job>.
+    data_dir: Path = Path("data")
+    # Every Redis key the job store writes starts with this; Celery's own keys do not.
+    key_prefix: str = "img2vid:"
+    # Celery queue name, so two deployments (or test runs) can share one Redis.
+    queue: str = "img2vid"
+    retention_seconds: int = 7 * DAY
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_frames: int = 10_000
+    max_request_bytes: int = 2 * 1024**3
+    max_zip_entries: int = 20_000
+    max_zip_bytes: int = 8 * 1024**3
+    max_batch: int = 1_000
+    task_time_limit: int = 3_600
     # 0 means one decode thread per core.
-    decode_threads: int
+    decode_threads: int = 0
 
     @classmethod
     def from_env(cls) -> "Settings":
+        d = cls()
         return cls(
-            max_pixels=_int("IMG2VID_MAX_PIXELS", DEFAULT_MAX_PIXELS),
-            decode_threads=_int("IMG2VID_DECODE_THREADS", 0),
+            redis_url=_str("REDIS_URL", d.redis_url),
+            data_dir=Path(_str("DATA_DIR", str(d.data_dir))),
+            key_prefix=_str("IMG2VID_KEY_PREFIX", d.key_prefix),
+            queue=_str("IMG2VID_QUEUE", d.queue),
+            retention_seconds=_int("IMG2VID_RETENTION_SECONDS", d.retention_seconds),
+            max_pixels=_int("IMG2VID_MAX_PIXELS", d.max_pixels),
+            max_frames=_int("IMG2VID_MAX_FRAMES", d.max_frames),
+            max_request_bytes=_int("IMG2VID_MAX_REQUEST_BYTES", d.max_request_bytes),
+            max_zip_entries=_int("IMG2VID_MAX_ZIP_ENTRIES", d.max_zip_entries),
+            max_zip_bytes=_int("IMG2VID_MAX_ZIP_BYTES", d.max_zip_bytes),
+            max_batch=_int("IMG2VID_MAX_BATCH", d.max_batch),
+            task_time_limit=_int("IMG2VID_TASK_TIME_LIMIT", d.task_time_limit),
+            decode_threads=_int("IMG2VID_DECODE_THREADS", d.decode_threads),
         )

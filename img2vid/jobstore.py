@@ -1,0 +1,337 @@
+"""Job records in Redis: the source of truth for every job's state, progress and result.
+
+Celery only carries "run job <id>"; what a client sees comes from here, so an unknown id
+is a plain 404 and never Celery's eternal PENDING. State changes are Lua scripts, so a
+job moves queued -> running -> finished once, whoever else is looking.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from .errors import UnavailableError
+from .models import FINISHED, STATES
+
+_START = """
+local s = redis.call('HGET', KEYS[1], 'state')
+if not s then return -1 end
+if s ~= 'queued' then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'running', 'started_at', ARGV[2], 'worker', ARGV[3])
+redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+local created = redis.call('HGET', KEYS[1], 'created_at')
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZADD', KEYS[4], created, ARGV[1])
+return 1
+"""
+
+# Finish a running job; a queued one may only be finished as cancelled.
+_FINISH = """
+local s = redis.call('HGET', KEYS[1], 'state')
+if not s then return -1 end
+if s ~= 'running' and not (s == 'queued' and ARGV[2] == 'cancelled') then return 0 end
+local created = redis.call('HGET', KEYS[1], 'created_at')
+redis.call('HSET', KEYS[1], 'state', ARGV[2], 'finished_at', ARGV[3], 'result', ARGV[4], 'error', ARGV[5])
+redis.call('HDEL', KEYS[1], 'cancel')
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3] .. s, ARGV[1])
+redis.call('ZADD', KEYS[3] .. ARGV[2], created, ARGV[1])
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
+return 1
+"""
+
+_PROGRESS = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return 0 end
+redis.call('HSET', KEYS[1], 'frames_done', ARGV[1], 'frames_total', ARGV[2])
+return 1
+"""
+
+_REQUEST_CANCEL = """
+local s = redis.call('HGET', KEYS[1], 'state')
+if not s then return -1 end
+if s == 'running' then redis.call('HSET', KEYS[1], 'cancel', '1') end
+return s
+"""
+
+
+def new_job_id() -> str:
+    # Sortable by creation time to the millisecond, then random: short, URL-safe.
+    return f"{int(time.time() * 1000):x}{secrets.token_hex(5)}"
+
+
+@dataclass
+class JobRecord:
+    id: str
+    state: str
+    spec: dict[str, Any]
+    source: str  # absolute path of the frames folder
+    created_at: float
+    frames_total: int = 0
+    frames_done: int = 0
+    attempts: int = 0
+    started_at: float | None = None
+    finished_at: float | None = None
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    cancel_requested: bool = False
+    upload: bool = False
+    # Filled in by the store when read for display.
+    queue_position: int | None = None
+    eta_seconds: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_hash(cls, h: dict[str, str]) -> "JobRecord":
+        def f(name: str) -> float | None:
+            v = h.get(name)
+            return float(v) if v not in (None, "") else None
+
+        return cls(
+            id=h["id"],
+            state=h["state"],
+            spec=json.loads(h.get("spec") or "{}"),
+            source=h.get("source", ""),
+            created_at=float(h["created_at"]),
+            frames_total=int(h.get("frames_total") or 0),
+            frames_done=int(h.get("frames_done") or 0),
+            attempts=int(h.get("attempts") or 0),
+            started_at=f("started_at"),
+            finished_at=f("finished_at"),
+            result=json.loads(h["result"]) if h.get("result") else None,
+            error=json.loads(h["error"]) if h.get("error") else None,
+            cancel_requested=h.get("cancel") == "1",
+            upload=h.get("upload") == "1",
+        )
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED
+
+
+class JobStore:
+    def __init__(self, client: redis.Redis, prefix: str = "img2vid:") -> None:
+        self.r = client
+        self.p = prefix
+        self._start = client.register_script(_START)
+        self._finish = client.register_script(_FINISH)
+        self._progress = client.register_script(_PROGRESS)
+        self._request_cancel = client.register_script(_REQUEST_CANCEL)
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "img2vid:") -> "JobStore":
+        client = redis.Redis.from_url(
+            url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5,
+            health_check_interval=15, retry_on_timeout=True,
+        )
+        return cls(client, prefix)
+
+    # --- keys ---------------------------------------------------------------------
+    def k_job(self, job_id: str) -> str:
+        return f"{self.p}job:{job_id}"
+
+    @property
+    def k_all(self) -> str:
+        return f"{self.p}jobs"
+
+    def k_state(self, state: str = "") -> str:
+        return f"{self.p}state:{state}"
+
+    @property
+    def k_queue(self) -> str:
+        return f"{self.p}queue"
+
+    @property
+    def k_finished(self) -> str:
+        return f"{self.p}finished"
+
+    @property
+    def k_workers(self) -> str:
+        return f"{self.p}workers"
+
+    @property
+    def k_rate(self) -> str:
+        return f"{self.p}rate"
+
+    # --- writing ------------------------------------------------------------------
+    def create_many(self, records: list[JobRecord]) -> None:
+        """Store queued jobs, all in one round trip."""
+        with self._guard():
+            pipe = self.r.pipeline(transaction=True)
+            for rec in records:
+                pipe.hset(self.k_job(rec.id), mapping={
+                    "id": rec.id, "state": "queued", "spec": json.dumps(rec.spec), "source": rec.source,
+                    "created_at": repr(rec.created_at), "frames_total": rec.frames_total, "frames_done": 0,
+                    "attempts": 0, "upload": "1" if rec.upload else "0",
+                })
+                pipe.zadd(self.k_all, {rec.id: rec.created_at})
+                pipe.zadd(self.k_state("queued"), {rec.id: rec.created_at})
+                pipe.zadd(self.k_queue, {rec.id: rec.created_at})
+            pipe.execute()
+
+    def start(self, job_id: str, worker: str) -> JobRecord | None:
+        """Move a queued job to running; None when it is not queued (cancelled, gone)."""
+        ok = self._start(keys=[self.k_job(job_id), self.k_queue, self.k_state("queued"), self.k_state("running")],
+                         args=[job_id, repr(time.time()), worker])
+        return self.get(job_id) if ok == 1 else None
+
+    def progress(self, job_id: str, done: int, total: int) -> None:
+        self._progress(keys=[self.k_job(job_id)], args=[done, total])
+
+    def finish(self, job_id: str, state: str, *, result: dict | None = None, error: dict | None = None) -> bool:
+        assert state in FINISHED
+        ok = self._finish(
+            keys=[self.k_job(job_id), self.k_queue, self.k_state(), self.k_finished],
+            args=[job_id, state, repr(time.time()), json.dumps(result) if result else "", json.dumps(error) if error else ""],
+        )
+        return ok == 1
+
+    def cancel(self, job_id: str) -> str | None:
+        """Cancel: a queued job is cancelled at once, a running one is asked to stop.
+        Returns the state the job was in, or None for an unknown id."""
+        with self._guard():
+            state = self._request_cancel(keys=[self.k_job(job_id)], args=[])
+            if state == -1:
+                return None
+            if state == "queued":
+                self.finish(job_id, "cancelled", error={"code": "cancelled", "message": "cancelled before it started"})
+            return state
+
+    def cancel_requested(self, job_id: str) -> bool:
+        return self.r.hget(self.k_job(job_id), "cancel") == "1"
+
+    def delete(self, job_id: str) -> None:
+        pipe = self.r.pipeline(transaction=True)
+        pipe.delete(self.k_job(job_id))
+        for key in (self.k_all, self.k_queue, self.k_finished, *(self.k_state(s) for s in STATES)):
+            pipe.zrem(key, job_id)
+        pipe.execute()
+
+    def record_rate(self, frames_per_second: float) -> None:
+        """Fold a finished job's speed into the average that ETAs are made from."""
+        old = self.r.get(self.k_rate)
+        new = frames_per_second if old is None else 0.7 * float(old) + 0.3 * frames_per_second
+        self.r.set(self.k_rate, repr(new))
+
+    def heartbeat(self, worker: str) -> None:
+        now = time.time()
+        pipe = self.r.pipeline()
+        pipe.zadd(self.k_workers, {worker: now})
+        pipe.zremrangebyscore(self.k_workers, "-inf", now - 60)
+        pipe.execute()
+
+    def forget_worker(self, worker: str) -> None:
+        self.r.zrem(self.k_workers, worker)
+
+    def claim_idempotency_key(self, key: str, job_id: str, fingerprint: str, ttl: int) -> tuple[str, str] | None:
+        """Bind ``key`` to ``job_id``; if it was bound already, return (job_id, fingerprint) it holds."""
+        with self._guard():
+            k = f"{self.p}idem:{key}"
+            if self.r.set(k, json.dumps([job_id, fingerprint]), nx=True, ex=ttl):
+                return None
+            held = self.r.get(k)
+            return tuple(json.loads(held)) if held else None  # type: ignore[return-value]
+
+    def idempotency_key(self, key: str) -> tuple[str, str] | None:
+        with self._guard():
+            held = self.r.get(f"{self.p}idem:{key}")
+            return tuple(json.loads(held)) if held else None  # type: ignore[return-value]
+
+    def release_idempotency_key(self, key: str) -> None:
+        self.r.delete(f"{self.p}idem:{key}")
+
+    # --- reading ------------------------------------------------------------------
+    def get(self, job_id: str, *, with_eta: bool = False) -> JobRecord | None:
+        with self._guard():
+            if not with_eta:
+                h = self.r.hgetall(self.k_job(job_id))
+                return JobRecord.from_hash(h) if h else None
+            pipe = self.r.pipeline(transaction=False)
+            pipe.hgetall(self.k_job(job_id))
+            pipe.zrank(self.k_queue, job_id)
+            pipe.get(self.k_rate)
+            pipe.zcount(self.k_workers, time.time() - 15, "+inf")
+            h, rank, rate, workers = pipe.execute()
+            if not h:
+                return None
+            rec = JobRecord.from_hash(h)
+            self._fill_eta(rec, rank, float(rate) if rate else None, max(1, workers))
+            return rec
+
+    def _fill_eta(self, rec: JobRecord, rank: int | None, rate: float | None, workers: int) -> None:
+        now = time.time()
+        if rec.state == "running" and rec.started_at:
+            elapsed = now - rec.started_at
+            measured = rec.frames_done / elapsed if rec.frames_done and elapsed > 0.2 else rate
+            if measured:
+                rec.eta_seconds = round(max(0, rec.frames_total - rec.frames_done) / measured, 1)
+        elif rec.state == "queued" and rank is not None:
+            rec.queue_position = rank
+            if rate:
+                ahead = self._frames_ahead(rank)
+                rec.eta_seconds = round((ahead / workers + rec.frames_total) / rate, 1)
+
+    def _frames_ahead(self, rank: int, sample: int = 200) -> float:
+        """Frames still to encode before the job at ``rank`` starts: queued jobs ahead
+        (the first ``sample`` read, the rest assumed alike) plus running jobs' rest."""
+        if rank == 0:
+            ids: list[str] = []
+        else:
+            ids = self.r.zrange(self.k_queue, 0, min(rank, sample) - 1)
+        running = self.r.zrange(self.k_state("running"), 0, -1)
+        pipe = self.r.pipeline(transaction=False)
+        for i in ids + running:
+            pipe.hmget(self.k_job(i), "frames_total", "frames_done")
+        rows = pipe.execute()
+        queued = [int(t or 0) for t, _ in rows[: len(ids)]]
+        rest = sum(max(0, int(t or 0) - int(d or 0)) for t, d in rows[len(ids):])
+        if queued and rank > len(queued):
+            return sum(queued) / len(queued) * rank + rest
+        return sum(queued) + rest
+
+    def list(self, state: str | None = None, limit: int = 50) -> list[JobRecord]:
+        with self._guard():
+            key = self.k_state(state) if state else self.k_all
+            ids = self.r.zrevrange(key, 0, max(0, limit - 1))
+            pipe = self.r.pipeline(transaction=False)
+            for i in ids:
+                pipe.hgetall(self.k_job(i))
+            return [JobRecord.from_hash(h) for h in pipe.execute() if h]
+
+    def counts(self) -> dict[str, int]:
+        with self._guard():
+            pipe = self.r.pipeline(transaction=False)
+            for s in STATES:
+                pipe.zcard(self.k_state(s))
+            pipe.zcount(self.k_workers, time.time() - 15, "+inf")
+            *states, workers = pipe.execute()
+            return {**dict(zip(STATES, states)), "workers": workers}
+
+    def live_workers(self) -> int:
+        return int(self.r.zcount(self.k_workers, time.time() - 15, "+inf"))
+
+    def expired(self, retention_seconds: int, limit: int = 500) -> list[str]:
+        return self.r.zrangebyscore(self.k_finished, "-inf", time.time() - retention_seconds, start=0, num=limit)
+
+    def ping(self) -> bool:
+        with self._guard():
+            return bool(self.r.ping())
+
+    # --- errors -------------------------------------------------------------------
+    class _Guard:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, kind, exc, tb):
+            if exc is not None and isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
+                raise UnavailableError(f"the job store (Redis) cannot be reached: {exc}") from exc
+            return False
+
+    def _guard(self) -> "_Guard":
+        """Turn a lost Redis into UnavailableError (HTTP 503) with a clear message."""
+        return JobStore._Guard()
