@@ -1,5 +1,14 @@
-"""The worker side: the encoding engine (``worker.engine``), plain Python and OpenCV.
+"""The worker side: the encoding engine (``worker.engine``, no Celery in it) and the
+Celery app that runs it as a job service (``celery --app worker worker``).
 
-The Celery app that runs it as a job service joins this package in the queue issue;
-the engine itself never imports Celery.
+``app`` is made on first use, so importing ``worker.engine`` for the CLI never loads
+Celery.
 """
+
+
+def __getattr__(name: str):
+    if name in ("app", "celery"):
+        from .celery_app import app
+
+        return app
+    raise AttributeError(name)

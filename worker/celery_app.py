@@ -1,0 +1,49 @@
+"""The Celery app: delivery settings, and the worker's heartbeat and housekeeping."""
+
+from __future__ import annotations
+
+from celery import Celery
+from celery.signals import worker_ready, worker_shutdown
+
+from img2vid.settings import Settings
+
+
+def make_celery(settings: Settings | None = None) -> Celery:
+    s = settings or Settings.from_env()
+    app = Celery("img2vid", broker=s.redis_url, include=["worker.tasks"])
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        # Outcomes live in the job store; Celery keeps no results.
+        task_ignore_result=True,
+        task_default_queue=s.queue,
+        # A job is acknowledged only when it has finished, and a worker that dies
+        # mid-job hands it back rather than losing it; one job at a time per process.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_time_limit=s.task_time_limit,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"socket_connect_timeout": 2},
+        worker_send_task_events=False,
+        worker_hijack_root_logger=False,
+    )
+    return app
+
+
+app = make_celery()
+
+
+@worker_ready.connect
+def _start_housekeeping(sender, **_):
+    from .housekeeping import Housekeeping
+
+    Housekeeping.start(sender.hostname)
+
+
+@worker_shutdown.connect
+def _stop_housekeeping(sender, **_):
+    from .housekeeping import Housekeeping
+
+    Housekeeping.stop(sender.hostname)
