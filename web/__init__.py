@@ -1,19 +1,28 @@
-"""The web side: a Flask app factory, run as ``gunicorn 'web:create_app()'``.
+"""The web side: the Flask app factory, run as ``gunicorn 'web:create_app()'``.
 
-It never imports OpenCV or the worker's code; jobs reach workers by task name. The job
-API and pages arrive with the queue and web-page issues; for now it answers liveness.
+It never imports OpenCV or the worker's code: jobs reach workers by task name.
 """
 
 from __future__ import annotations
 
-from flask import Flask, jsonify
+from flask import Flask
+
+from img2vid.settings import Settings
 
 
-def create_app() -> Flask:
+def create_app(settings: Settings | None = None) -> Flask:
+    from .api import api
+    from .errors import register_error_handlers
+    from .health import health
+    from .services import Services
+
+    settings = settings or Settings.from_env()
     app = Flask(__name__)
-
-    @app.get("/healthz")
-    def healthz():
-        return jsonify(status="ok")
-
+    # Werkzeug refuses a larger body with 413 before any of it is stored.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    app.json.sort_keys = False
+    app.extensions["img2vid"] = Services.create(settings)
+    register_error_handlers(app)
+    app.register_blueprint(health)
+    app.register_blueprint(api, url_prefix="/api/v1")
     return app

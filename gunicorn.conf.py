@@ -1,0 +1,11 @@
+"""gunicorn reads this from the working directory: `gunicorn 'web:create_app()'`."""
+
+import multiprocessing
+import os
+
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
+# Requests are short Redis reads; a few sync workers per core keep both cores busy.
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+# Uploads stream to disk; give a slow client time to send a large one.
+timeout = int(os.environ.get("WEB_TIMEOUT", "300"))
+accesslog = os.environ.get("WEB_ACCESS_LOG") or None

@@ -1,0 +1,92 @@
+"""Turning validated requests into queued jobs: folder jobs, upload jobs, retries."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from img2vid.discovery import discover
+from img2vid.errors import Img2VidError, JobStateError, TooLargeError
+from img2vid.jobstore import JobRecord, new_job_id
+from img2vid.models import JobSpec
+
+from .services import Services
+
+
+def fingerprint(payload: object) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def folder_job(svc: Services, spec: JobSpec) -> JobRecord:
+    """A queued-to-be job for a folder under the input root (not stored yet)."""
+    assert spec.source is not None
+    folder = svc.volume.resolve_input(spec.source.dir)
+    found = discover(folder, spec.source.pattern)
+    n = len(found.frames)
+    if n > svc.settings.max_frames:
+        raise TooLargeError(f"{spec.source.dir} holds {n} frames, over the limit of {svc.settings.max_frames} per job", code="too_many_frames")
+    return JobRecord(id=new_job_id(), state="queued", spec=spec.model_dump(exclude_none=True), source=str(folder),
+                     created_at=time.time(), frames_total=n)
+
+
+def upload_job(svc: Services, spec: JobSpec, save: Callable[[Path], int]) -> JobRecord:
+    """A job whose frames ``save(folder)`` writes into uploads/<job>; cleaned up on failure."""
+    job_id = new_job_id()
+    folder = svc.volume.upload_dir(job_id)
+    try:
+        n = save(folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return JobRecord(id=job_id, state="queued", spec=spec.model_dump(exclude_none=True), source=str(folder),
+                     created_at=time.time(), frames_total=n, upload=True)
+
+
+def queue(svc: Services, records: list[JobRecord]) -> None:
+    """Store the jobs, then send their tasks; if sending fails, take them back out."""
+    if not records:
+        return
+    svc.store.create_many(records)
+    try:
+        svc.enqueue([r.id for r in records])
+    except Img2VidError:
+        for r in records:
+            _discard(svc, r)
+        raise
+
+
+def _discard(svc: Services, rec: JobRecord) -> None:
+    try:
+        svc.store.delete(rec.id)
+    except Exception:  # Redis is what failed; the record is harmless without a task
+        pass
+    if rec.upload:
+        shutil.rmtree(rec.source, ignore_errors=True)
+
+
+def discard_unqueued(svc: Services, rec: JobRecord) -> None:
+    if rec.upload:
+        shutil.rmtree(rec.source, ignore_errors=True)
+
+
+def retry_job(svc: Services, old: JobRecord) -> JobRecord:
+    if not old.finished:
+        raise JobStateError(f"job {old.id} is {old.state}; only a finished job can be retried")
+    spec = JobSpec.model_validate(old.spec)
+    if not old.upload:
+        return folder_job(svc, spec)
+
+    def copy_frames(dest: Path) -> int:
+        src = Path(old.source)
+        if not src.is_dir():
+            raise JobStateError(f"the frames uploaded for job {old.id} are gone; upload them again")
+        # Hard links: a retry costs no space, and deleting the old job keeps these.
+        shutil.copytree(src, dest, copy_function=os.link)
+        return old.frames_total
+
+    return upload_job(svc, spec, copy_frames)

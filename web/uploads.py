@@ -1,0 +1,121 @@
+"""Saving uploaded frames (many files, or one zip) into uploads/<job>.
+
+Client file names only decide the order; files are saved as 000000.jpg, 000001.png …
+and the client's names are kept in names.json for error messages. Every limit is
+checked before the bytes it guards are written.
+"""
+
+from __future__ import annotations
+
+import json
+import stat
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from werkzeug.datastructures import FileStorage
+
+from img2vid.discovery import natural_key
+from img2vid.errors import BadUploadError, FrameTooLargeError, NoFramesError, TooLargeError, UnreadableFrameError
+from img2vid.images import is_image_name, probe_size
+from img2vid.settings import Settings
+
+NAMES_FILE = "names.json"
+_CHUNK = 1 << 20
+
+
+def _suffix(name: str) -> str:
+    return PurePosixPath(name).suffix.lower()
+
+
+def _check_count(n: int, settings: Settings) -> None:
+    if n == 0:
+        raise NoFramesError("the upload holds no frames: expected jpg, jpeg, png, bmp, tif, tiff or webp files")
+    if n > settings.max_frames:
+        raise TooLargeError(f"{n} frames is over the limit of {settings.max_frames} per job", code="too_many_frames")
+
+
+def save_files(files: list[FileStorage], dest: Path, settings: Settings) -> int:
+    frames = [f for f in files if f.filename and is_image_name(PurePosixPath(f.filename.replace("\\", "/")).name)]
+    _check_count(len(frames), settings)
+    frames.sort(key=lambda f: natural_key(f.filename or ""))
+    names = {}
+    dest.mkdir(parents=True)
+    for i, f in enumerate(frames):
+        saved = f"{i:06d}{_suffix(f.filename or '')}"
+        f.save(dest / saved, buffer_size=_CHUNK)
+        names[saved] = PurePosixPath((f.filename or "").replace("\\", "/")).name
+    return _finish(dest, names, settings)
+
+
+def _member_problem(info: zipfile.ZipInfo) -> str | None:
+    name = info.filename.replace("\\", "/")
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        return "has an absolute path"
+    if ".." in PurePosixPath(name).parts:
+        return "climbs out with '..'"
+    if "\x00" in name:
+        return "has a NUL in its name"
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return "is a link"
+    return None
+
+
+def save_archive(upload: FileStorage, dest: Path, settings: Settings) -> int:
+    try:
+        archive = zipfile.ZipFile(upload.stream)
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise BadUploadError(f"{upload.filename or 'archive'} is not a zip file", code="bad_archive") from None
+    with archive:
+        infos = archive.infolist()
+        # Checked from the central directory, before a single byte is extracted.
+        if len(infos) > settings.max_zip_entries:
+            raise TooLargeError(f"the archive has {len(infos)} entries, over the limit of {settings.max_zip_entries}", code="archive_too_large")
+        declared = sum(i.file_size for i in infos)
+        if declared > settings.max_zip_bytes:
+            raise TooLargeError(f"the archive unpacks to {declared:,} bytes, over the limit of {settings.max_zip_bytes:,}", code="archive_too_large")
+        for info in infos:
+            problem = _member_problem(info)
+            if problem:
+                raise BadUploadError(f"archive member {info.filename!r} {problem}", code="bad_archive_member")
+        frames = [
+            i for i in infos
+            if not i.is_dir() and "__MACOSX" not in PurePosixPath(i.filename).parts
+            and is_image_name(PurePosixPath(i.filename.replace("\\", "/")).name)
+        ]
+        _check_count(len(frames), settings)
+        frames.sort(key=lambda i: natural_key(i.filename))
+        dest.mkdir(parents=True)
+        names = {}
+        for n, info in enumerate(frames):
+            saved = f"{n:06d}{_suffix(info.filename)}"
+            _extract(archive, info, dest / saved)
+            names[saved] = info.filename
+    return _finish(dest, names, settings)
+
+
+def _extract(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path) -> None:
+    """Copy one member, never writing more than its declared size (a member that lies
+    about its size is refused rather than allowed to fill the disk)."""
+    written = 0
+    try:
+        with archive.open(info) as src, open(target, "wb") as out:
+            while chunk := src.read(_CHUNK):
+                written += len(chunk)
+                if written > info.file_size:
+                    raise BadUploadError(f"archive member {info.filename!r} is larger than it declares", code="bad_archive_member")
+                out.write(chunk)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as exc:
+        raise BadUploadError(f"archive member {info.filename!r} cannot be read: {exc}", code="bad_archive_member") from None
+
+
+def _finish(dest: Path, names: dict[str, str], settings: Settings) -> int:
+    """Check every frame's header (readable, under the pixel limit), then record names."""
+    for saved, original in names.items():
+        try:
+            probe_size(dest / saved, settings.max_pixels)
+        except (UnreadableFrameError, FrameTooLargeError) as exc:
+            exc.message = exc.message.replace(saved, original)
+            exc.path = original
+            raise
+    (dest / NAMES_FILE).write_text(json.dumps(names))
+    return len(names)
