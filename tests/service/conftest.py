@@ -1,0 +1,101 @@
+"""The real system for service tests: Redis, a `celery worker` process, gunicorn.
+
+Tests use DB 13 of the machine's Redis (REDIS_URL_TESTS to change it), their own key
+prefix and queue, and clean up what they wrote; the Redis-outage tests start a private
+redis-server instead.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import os
+import pytest
+import redis
+
+from img2vid.stack import Stack, wait_until
+
+TEST_REDIS = os.environ.get("REDIS_URL_TESTS", "redis://127.0.0.1:6379/13")
+
+# Small limits so that every limit can be crossed with small files.
+LIMITS = {
+    "IMG2VID_MAX_REQUEST_BYTES": str(8 * 1024 * 1024),
+    "IMG2VID_MAX_FRAMES": "400",
+    "IMG2VID_MAX_PIXELS": str(2_000_000),
+    "IMG2VID_MAX_ZIP_ENTRIES": "450",
+    "IMG2VID_MAX_ZIP_BYTES": str(16 * 1024 * 1024),
+    "IMG2VID_MAX_BATCH": "1000",
+}
+
+
+@dataclass
+class Service:
+    url: str
+    data: Path
+    stack: Stack
+    redis: redis.Redis
+    prefix: str
+
+    @property
+    def inputs(self) -> Path:
+        return self.data / "inputs"
+
+    def request(self, method: str, path: str, body=None, headers=None, raw: bytes | None = None):
+        """(status, headers, parsed JSON or bytes) for one real HTTP request."""
+        data = raw
+        hdrs = dict(headers or {})
+        if body is not None:
+            data = json.dumps(body).encode()
+            hdrs.setdefault("Content-Type", "application/json")
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=hdrs)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                status, h, payload = r.status, r.headers, r.read()
+        except urllib.error.HTTPError as e:
+            status, h, payload = e.code, e.headers, e.read()
+        if h.get("Content-Type", "").startswith("application/json"):
+            return status, h, json.loads(payload)
+        return status, h, payload
+
+    def get_job(self, job_id: str) -> dict:
+        status, _, job = self.request("GET", f"/api/v1/jobs/{job_id}")
+        assert status == 200, job
+        return job
+
+    def wait_state(self, job_id: str, *states: str, timeout: float = 60) -> dict:
+        return wait_until(lambda: (j := self.get_job(job_id))["state"] in states and j, timeout,
+                          f"job {job_id} to reach {states}")
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory) -> Service:
+    data = tmp_path_factory.mktemp("volume")
+    (data / "inputs").mkdir()
+    prefix = f"img2vid-test-{uuid.uuid4().hex[:8]}:"
+    env = {
+        "REDIS_URL": TEST_REDIS, "DATA_DIR": str(data), "IMG2VID_KEY_PREFIX": prefix,
+        # Outside the store's prefix, so it can never meet one of the store's keys.
+        "IMG2VID_QUEUE": f"q-{prefix}", **LIMITS,
+    }
+    stack = Stack(data_dir=data, log_dir=Path("test-artifacts/logs"), env=env)
+    client = redis.Redis.from_url(TEST_REDIS)
+    try:
+        stack.start_worker("worker1")
+        _, url = stack.start_web()
+        stack.wait_workers(url, 1)
+        yield Service(url, data, stack, client, prefix)
+    finally:
+        stack.stop()
+        _clean(client, prefix)
+
+
+def _clean(client: redis.Redis, prefix: str) -> None:
+    keys = [*client.scan_iter(f"{prefix}*"), *client.scan_iter(f"q-{prefix}*"), *client.scan_iter(f"_kombu.binding.q-{prefix}*")]
+    if keys:
+        client.delete(*keys)

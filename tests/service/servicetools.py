@@ -1,0 +1,61 @@
+"""Building requests and inputs for the service tests."""
+
+from __future__ import annotations
+
+import io
+import uuid
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+def frames_in(folder: Path, n: int, size=(64, 48), ext=".png", name="frame_{i}") -> Path:
+    """n frames whose brightness is 10 x their number, written into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        img = np.full((size[1], size[0], 3), min(255, i * 10), np.uint8)
+        assert cv2.imwrite(str(folder / (name.format(i=i) + ext)), img)
+    return folder
+
+
+def input_folder(service, n: int = 10, **kw) -> str:
+    """A fresh folder of frames under the input root; returns its source.dir."""
+    rel = f"in-{uuid.uuid4().hex[:8]}"
+    frames_in(service.inputs / rel, n, **kw)
+    return rel
+
+
+def png_bytes(i: int = 0, size=(64, 48)) -> bytes:
+    ok, buf = cv2.imencode(".png", np.full((size[1], size[0], 3), min(255, i * 10), np.uint8))
+    assert ok
+    return buf.tobytes()
+
+
+def multipart(fields: dict[str, str], files: list[tuple[str, str, bytes]]) -> tuple[bytes, str]:
+    """(body, content type) for a multipart/form-data request; files are (field, name, bytes)."""
+    boundary = uuid.uuid4().hex
+    out = io.BytesIO()
+    for k, v in fields.items():
+        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode())
+    for field, name, data in files:
+        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{name}"\r\n'
+                  f"Content-Type: application/octet-stream\r\n\r\n".encode())
+        out.write(data)
+        out.write(b"\r\n")
+    out.write(f"--{boundary}--\r\n".encode())
+    return out.getvalue(), f"multipart/form-data; boundary={boundary}"
+
+
+def upload(service, fields: dict[str, str], files: list[tuple[str, str, bytes]], headers=None):
+    body, ctype = multipart(fields, files)
+    return service.request("POST", "/api/v1/jobs", raw=body, headers={"Content-Type": ctype, **(headers or {})})
+
+
+def zip_of(members: list[tuple[str, bytes]], *, compression=zipfile.ZIP_STORED) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression) as z:
+        for name, data in members:
+            z.writestr(name, data)
+    return out.getvalue()
