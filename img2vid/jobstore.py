@@ -312,6 +312,9 @@ class JobStore:
             *states, workers = pipe.execute()
             return {**dict(zip(STATES, states)), "workers": workers}
 
+    def exists(self, job_id: str) -> bool:
+        return bool(self.r.exists(self.k_job(job_id)))
+
     def live_workers(self) -> int:
         return int(self.r.zcount(self.k_workers, time.time() - 15, "+inf"))
 

@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .codecs import CODECS, DEFAULT_CODEC
 from .errors import BadNameError, BadSourceError, InvalidOptionError
-from .options import DEFAULT_FIT, DEFAULT_FPS, FITS, MAX_FPS, parse_fit, parse_fps, parse_size
 from .codecs import get_codec
+from .options import DEFAULT_FIT, DEFAULT_FPS, FITS, MAX_FPS, parse_fit, parse_fps, parse_size
 
 CodecName = Literal["mp4v", "h264", "vp9", "vp8", "mjpg", "ffv1"]
 FitName = Literal["contain", "cover", "stretch"]
@@ -21,12 +21,13 @@ STATES: tuple[str, ...] = ("queued", "running", "succeeded", "failed", "cancelle
 FINISHED = frozenset({"succeeded", "failed", "cancelled"})
 assert set(CodecName.__args__) == set(CODECS) and set(FitName.__args__) == set(FITS)
 
+MAX_DIR_LENGTH = 1024
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 class Source(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    dir: str = Field(description="folder relative to the shared volume's input root", max_length=1024)
+    dir: str = Field(description="folder relative to the shared volume's input root", max_length=MAX_DIR_LENGTH)
     pattern: str | None = Field(None, description="glob on file names inside it; default all images", max_length=200)
 
 
@@ -52,6 +53,8 @@ def parse_spec(data: Any, *, need_source: bool) -> JobSpec:
     if need_source:
         if not isinstance(source, Mapping) or not isinstance(source.get("dir"), str) or not source.get("dir"):
             raise BadSourceError('source.dir is required: {"source": {"dir": "folder/under/inputs"}}')
+        if len(source["dir"]) > MAX_DIR_LENGTH:
+            raise BadSourceError(f"source.dir is longer than {MAX_DIR_LENGTH} characters")
         extra = sorted(set(source) - {"dir", "pattern"})
         if extra:
             raise BadSourceError(f"unknown source field(s): {', '.join(map(str, extra))}")

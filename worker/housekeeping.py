@@ -9,6 +9,9 @@ import time
 
 import redis
 
+from img2vid.jobstore import JobStore
+from img2vid.volume import Volume
+
 from .runtime import runtime
 
 log = logging.getLogger(__name__)
@@ -17,19 +20,19 @@ HEARTBEAT_SECONDS = 3
 SWEEP_SECONDS = 60
 
 
-def sweep() -> int:
-    """Remove finished jobs older than the retention, with their files, and upload
-    folders that no job owns any more. Returns how many jobs were removed."""
-    rt = runtime()
+def sweep(store: JobStore, volume: Volume, retention_seconds: int) -> int:
+    """Remove finished jobs older than the retention, with their files, and job folders
+    that no record owns any more (a web process that died mid-upload). Returns how many
+    jobs were removed."""
     removed = 0
-    for job_id in rt.store.expired(rt.settings.retention_seconds):
-        rt.volume.remove_job_files(job_id)
-        rt.store.delete(job_id)
+    for job_id in store.expired(retention_seconds):
+        volume.remove_job_files(job_id)
+        store.delete(job_id)
         removed += 1
-    cutoff = time.time() - rt.settings.retention_seconds
-    for parent in (rt.volume.uploads, rt.volume.outputs):
+    cutoff = time.time() - retention_seconds
+    for parent in (volume.uploads, volume.outputs):
         for d in parent.iterdir() if parent.exists() else ():
-            if d.stat().st_mtime < cutoff and not rt.store.r.exists(rt.store.k_job(d.name)):
+            if d.stat().st_mtime < cutoff and not store.exists(d.name):
                 shutil.rmtree(d, ignore_errors=True)
     return removed
 
@@ -65,7 +68,8 @@ class Housekeeping(threading.Thread):
                 # One worker sweeps at a time; the lock expires by itself.
                 if time.time() - last_sweep > SWEEP_SECONDS and store.r.set(f"{store.p}sweep-lock", self.hostname, nx=True, ex=SWEEP_SECONDS):
                     last_sweep = time.time()
-                    sweep()
+                    rt = runtime()
+                    sweep(rt.store, rt.volume, rt.settings.retention_seconds)
             except redis.RedisError as exc:  # Redis away: try again on the next beat
                 log.warning("housekeeping: %s", exc)
             except Exception:

@@ -7,19 +7,15 @@ redis-server instead.
 
 from __future__ import annotations
 
-import json
-import time
-import urllib.error
-import urllib.request
+import os
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
-import os
 import pytest
 import redis
 
-from img2vid.stack import Stack, wait_until
+from img2vid.stack import Stack
+from servicetools import Service
 
 TEST_REDIS = os.environ.get("REDIS_URL_TESTS", "redis://127.0.0.1:6379/13")
 
@@ -32,45 +28,6 @@ LIMITS = {
     "IMG2VID_MAX_ZIP_BYTES": str(16 * 1024 * 1024),
     "IMG2VID_MAX_BATCH": "1000",
 }
-
-
-@dataclass
-class Service:
-    url: str
-    data: Path
-    stack: Stack
-    redis: redis.Redis
-    prefix: str
-
-    @property
-    def inputs(self) -> Path:
-        return self.data / "inputs"
-
-    def request(self, method: str, path: str, body=None, headers=None, raw: bytes | None = None):
-        """(status, headers, parsed JSON or bytes) for one real HTTP request."""
-        data = raw
-        hdrs = dict(headers or {})
-        if body is not None:
-            data = json.dumps(body).encode()
-            hdrs.setdefault("Content-Type", "application/json")
-        req = urllib.request.Request(self.url + path, data=data, method=method, headers=hdrs)
-        try:
-            with urllib.request.urlopen(req, timeout=30) as r:
-                status, h, payload = r.status, r.headers, r.read()
-        except urllib.error.HTTPError as e:
-            status, h, payload = e.code, e.headers, e.read()
-        if h.get("Content-Type", "").startswith("application/json"):
-            return status, h, json.loads(payload)
-        return status, h, payload
-
-    def get_job(self, job_id: str) -> dict:
-        status, _, job = self.request("GET", f"/api/v1/jobs/{job_id}")
-        assert status == 200, job
-        return job
-
-    def wait_state(self, job_id: str, *states: str, timeout: float = 60) -> dict:
-        return wait_until(lambda: (j := self.get_job(job_id))["state"] in states and j, timeout,
-                          f"job {job_id} to reach {states}")
 
 
 @pytest.fixture(scope="session")

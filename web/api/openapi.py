@@ -32,6 +32,14 @@ def _errors(*codes: int) -> dict:
 JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9a-f]{16,24}$"}}
 
 
+# What a client (or a fuzzer) can do next with the id a create returns.
+_JOB_LINKS = {
+    name: {"operationId": op, "parameters": {"job_id": "$response.body#/id"}}
+    for name, op in [("Get", "getJob"), ("Cancel", "cancelJob"), ("Retry", "retryJob"), ("Video", "getVideo"),
+                     ("Poster", "getPoster"), ("Delete", "deleteJob")]
+}
+
+
 @lru_cache(maxsize=1)
 def document() -> dict:
     _, defs = models_json_schema([(m, "serialization") for m in _MODELS], ref_template="#/components/schemas/{model}")
@@ -45,7 +53,8 @@ def document() -> dict:
         },
     }
     return {
-        "openapi": "3.0.3",
+        # pydantic emits JSON Schema 2020-12 (type: null), which is OpenAPI 3.1.
+        "openapi": "3.1.0",
         "info": {"title": "img2vid", "version": __version__, "description": "Folders of still frames into videos."},
         "paths": {
             "/api/v1/jobs": {
@@ -56,7 +65,8 @@ def document() -> dict:
                         "application/json": {"schema": _ref("JobSpec")},
                         "multipart/form-data": {"schema": upload},
                     }},
-                    "responses": {"202": _json("Job", "queued"), "200": _json("Job", "Idempotency-Key replay"),
+                    "responses": {"202": {**_json("Job", "queued"), "links": _JOB_LINKS},
+                                  "200": _json("Job", "Idempotency-Key replay"),
                                   **_errors(400, 413, 415, 422, 503)},
                 },
                 "get": {
@@ -76,20 +86,20 @@ def document() -> dict:
             }},
             "/api/v1/jobs/{job_id}": {
                 "parameters": [JOB_ID],
-                "get": {"summary": "A job", "responses": {"200": _json("Job", "the job"), **_errors(404, 503)}},
-                "delete": {"summary": "Remove a finished job and its files",
+                "get": {"operationId": "getJob", "summary": "A job", "responses": {"200": _json("Job", "the job"), **_errors(404, 503)}},
+                "delete": {"operationId": "deleteJob", "summary": "Remove a finished job and its files",
                            "responses": {"204": {"description": "removed"}, **_errors(404, 409, 503)}},
             },
             "/api/v1/jobs/{job_id}/cancel": {"parameters": [JOB_ID], "post": {
-                "summary": "Stop a queued or running job", "responses": {"202": _json("Job", "cancelled or stopping"), **_errors(404, 409, 503)}}},
+                "operationId": "cancelJob", "summary": "Stop a queued or running job", "responses": {"202": _json("Job", "cancelled or stopping"), **_errors(404, 409, 503)}}},
             "/api/v1/jobs/{job_id}/retry": {"parameters": [JOB_ID], "post": {
-                "summary": "A new job with the same spec", "responses": {"202": _json("Job", "queued"), **_errors(404, 409, 413, 422, 503)}}},
+                "operationId": "retryJob", "summary": "A new job with the same spec", "responses": {"202": _json("Job", "queued"), **_errors(404, 409, 413, 422, 503)}}},
             "/api/v1/jobs/{job_id}/video": {"parameters": [JOB_ID], "get": {
-                "summary": "The video (Range supported)",
+                "operationId": "getVideo", "summary": "The video (Range supported)",
                 "responses": {"200": {"description": "the file", "content": {"video/*": {"schema": {"type": "string", "format": "binary"}}}},
                               "206": {"description": "a range of it"}, **_errors(404, 409, 503)}}},
             "/api/v1/jobs/{job_id}/poster.jpg": {"parameters": [JOB_ID], "get": {
-                "summary": "The first frame as JPEG",
+                "operationId": "getPoster", "summary": "The first frame as JPEG",
                 "responses": {"200": {"description": "the poster", "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}},
                               **_errors(404, 409, 503)}}},
             "/api/v1/inputs": {"get": {

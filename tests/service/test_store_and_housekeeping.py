@@ -1,0 +1,87 @@
+"""The job store's promises that a client sees: queue position, ETA, progress rate,
+and retention, against the real Redis and worker."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from img2vid.jobstore import JobRecord, JobStore, new_job_id
+from img2vid.stack import wait_until
+from img2vid.volume import Volume
+from servicetools import input_folder
+from worker.housekeeping import sweep
+
+
+
+def _url(service) -> str:
+    kw = service.redis.connection_pool.connection_kwargs
+    return f"redis://{kw['host']}:{kw['port']}/{kw['db']}"
+
+
+def test_progress_is_written_at_least_twice_a_second(service):
+    # given a job long enough to watch
+    rel = input_folder(service, 60, size=(1280, 720))
+    _, _, job = service.request("POST", "/api/v1/jobs", {"source": {"dir": rel}, "codec": "vp9"})
+    service.wait_state(job["id"], "running")
+    # when its progress is sampled every 20 ms until it is done
+    changes, last, seen_running = [], None, True
+    while seen_running:
+        j = service.get_job(job["id"])
+        seen_running = j["state"] == "running"
+        done = j["progress"]["frames_done"]
+        if done != last:
+            changes.append(time.monotonic())
+            last = done
+        time.sleep(0.02)  # sampling interval, not a wait for a condition
+    # then it moved often: never more than half a second without an update
+    gaps = [b - a for a, b in zip(changes, changes[1:])]
+    assert len(changes) >= 3 and max(gaps) <= 0.5, gaps
+
+
+def test_a_queued_job_shows_its_position_and_an_eta(service):
+    # given one job already measured (so a rate is known) and the worker busy with another
+    small = input_folder(service, 4)
+    _, _, first = service.request("POST", "/api/v1/jobs", {"source": {"dir": small}})
+    service.wait_state(first["id"], "succeeded")
+    _, _, busy = service.request("POST", "/api/v1/jobs", {"source": {"dir": input_folder(service, 80, size=(1280, 720))}, "codec": "vp9"})
+    service.wait_state(busy["id"], "running")
+    # when two more are queued behind it
+    _, _, a = service.request("POST", "/api/v1/jobs", {"source": {"dir": small}})
+    _, _, b = service.request("POST", "/api/v1/jobs", {"source": {"dir": small}})
+    ja, jb = service.get_job(a["id"]), service.get_job(b["id"])
+    # then each knows its place and roughly when it will be done
+    assert (ja["queue_position"], jb["queue_position"]) == (0, 1)
+    assert ja["eta_seconds"] is not None and jb["eta_seconds"] >= ja["eta_seconds"] > 0
+    running = service.get_job(busy["id"])
+    assert running["queue_position"] is None
+    wait_until(lambda: service.get_job(busy["id"])["eta_seconds"] is not None, 10, "an ETA for the running job")
+    for j in (busy, a, b):
+        service.request("POST", f"/api/v1/jobs/{j['id']}/cancel")
+    service.wait_state(busy["id"], "cancelled")
+
+
+def test_the_sweep_removes_expired_jobs_and_their_files_only(service):
+    store = JobStore.from_url(_url(service), service.prefix)
+    volume = Volume(service.data)
+    # given a job finished long ago and one finished just now, both with files
+    old, fresh = new_job_id(), new_job_id()
+    for job_id in (old, fresh):
+        store.create_many([JobRecord(id=job_id, state="queued", spec={"fps": 5}, source="/nowhere", created_at=time.time())])
+        store.start(job_id, "test")
+        store.finish(job_id, "succeeded", result={"video": "v.mp4"})
+        (volume.output_dir(job_id)).mkdir(parents=True)
+        (volume.output_dir(job_id) / "v.mp4").write_bytes(b"x")
+    store.r.zadd(store.k_finished, {old: time.time() - 3600})
+    # and an upload folder that no job owns, last touched two hours ago
+    orphan = volume.upload_dir("deadbeef")
+    orphan.mkdir(parents=True)
+    os.utime(orphan, (time.time() - 7200, time.time() - 7200))
+    # when swept with a one-hour retention (less a minute)
+    removed = sweep(store, volume, retention_seconds=3540)
+    # then only the old job and the orphan are gone
+    assert removed == 1
+    assert store.get(old) is None and not volume.output_dir(old).exists()
+    assert store.get(fresh) is not None and volume.output_dir(fresh).exists()
+    assert not orphan.exists()
+    assert service.request("GET", f"/api/v1/jobs/{old}")[0] == 404
