@@ -46,6 +46,12 @@ class Settings:
     # 0 means one decode thread per core.
     decode_threads: int = 0
 
+    def __post_init__(self) -> None:
+        # The Celery queue is a Redis key too; inside the store's prefix it could be
+        # taken for one of the store's own keys.
+        if self.queue.startswith(self.key_prefix):
+            raise SystemExit(f"IMG2VID_QUEUE ({self.queue!r}) must not start with IMG2VID_KEY_PREFIX ({self.key_prefix!r})")
+
     @classmethod
     def from_env(cls) -> "Settings":
         d = cls()
