@@ -256,3 +256,10 @@ def test_ffprobe_agrees_with_the_result(service, tmp_path):
                           "stream=nb_read_frames,pix_fmt", "-of", "csv=p=0", str(tmp_path / "v.mp4")],
                          capture_output=True, text=True, check=True).stdout.strip()
     assert out == "yuv420p,7"
+
+
+def test_idempotency_key_on_an_upload_with_other_bytes_is_refused(service):
+    key = {"Idempotency-Key": "upload-key-2"}
+    s1, _, _ = upload(service, {}, [("frames", "f0.png", png_bytes(1))], headers=key)
+    s2, _, body = upload(service, {}, [("frames", "f0.png", png_bytes(2, size=(32, 32)))], headers=key)
+    assert (s1, s2) == (202, 422) and body["error"]["code"] == "idempotency_key_reused"
