@@ -7,15 +7,13 @@ with either extra installed.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from pathlib import Path
 
 from . import __version__
-from .codecs import CODECS, codec_for_suffix
+from .codecs import CODECS
 from .errors import Img2VidError, OutputExistsError
-from .options import DEFAULT_FIT, DEFAULT_FPS, FITS, EncodeOptions
-from .progressbar import ProgressBar
-from .settings import Settings
+from .options import DEFAULT_FIT, DEFAULT_FPS, FITS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,47 +39,59 @@ def _parser() -> argparse.ArgumentParser:
     enc.add_argument("--pattern", help="only files in SOURCE whose names match this glob, e.g. 'cam1_*.jpg'")
     enc.add_argument("--skip-bad-frames", action="store_true", help="skip unreadable frames (and count them) instead of failing")
     enc.add_argument("--overwrite", action="store_true", help="replace OUTPUT (and its poster) if they exist")
-    enc.set_defaults(run=_encode)
+
+    server_help = "the img2vid server (default: $IMG2VID_SERVER, else http://127.0.0.1:8000)"
+    smt = sub.add_parser(
+        "submit",
+        help="send a job to an img2vid server; --wait follows it and downloads the video",
+        description="Upload the frames of SOURCE (a local folder or glob) as one job and print its id; "
+        "or, with --remote DIR, name a folder under the server's input root instead.",
+    )
+    smt.add_argument("source", metavar="SOURCE", nargs="?", help="a local folder of frames or a quoted glob")
+    smt.add_argument("--server", metavar="URL", help=server_help)
+    smt.add_argument("--remote", metavar="DIR", help="a folder on the server, under its input root, instead of SOURCE; nothing is uploaded")
+    smt.add_argument("--fps", help=f"frames per second, above 0 and at most 240 (server default {DEFAULT_FPS:g})")
+    smt.add_argument("--codec", help="one of: " + ", ".join(CODECS) + " (server default mp4v)")
+    smt.add_argument("--size", help="output size WxH (default: the first frame's)")
+    smt.add_argument("--fit", help=f"placing frames of another size: {', '.join(FITS)} (default {DEFAULT_FIT})")
+    smt.add_argument("--pattern", help="only files in SOURCE whose names match this glob, e.g. 'cam1_*.jpg'")
+    smt.add_argument("--name", metavar="STEM", help="the video's file name without extension (default: the job id)")
+    smt.add_argument("--wait", action="store_true", help="follow the job (a progress bar on a terminal), then download the video")
+    smt.add_argument("-o", "--output", metavar="OUT", help="with --wait: where to save the video, a file or a folder "
+                      "(default: the server's file name, here); an existing file is never replaced")
+    smt.add_argument("--idempotency-key", metavar="KEY", help="sent as Idempotency-Key: submitting again with the same key "
+                      "returns the first job instead of making another")
+
+    st = sub.add_parser("status", help="show one job of an img2vid server", description="Show the state and progress of JOB_ID.")
+    st.add_argument("job_id", metavar="JOB_ID")
+    st.add_argument("--server", metavar="URL", help=server_help)
+    st.add_argument("--json", action="store_true", help="print the job's JSON instead of one line")
+
+    up = sub.add_parser(
+        "up",
+        help="run the whole system here (Redis, workers, web) until Ctrl-C",
+        description="Start Redis (a private redis-server unless REDIS_URL is set), Celery workers and the web "
+        "server as local processes, without Docker; Ctrl-C or SIGTERM stops them all.",
+    )
+    up.add_argument("--workers", type=int, default=1, metavar="N", help="Celery worker processes (default 1)")
+    up.add_argument("--port", type=int, default=8000, help="the web server's port on 127.0.0.1 (default 8000)")
+    up.add_argument("--data", metavar="DIR", help="the data folder: inputs/, uploads/, outputs/, logs/ "
+                    "(default: $DATA_DIR, else ./data)")
     return parser
 
 
-def _encode(args: argparse.Namespace) -> int:
-    # Imported here: OpenCV loads only for the commands that encode.
-    from worker.engine import encode
-
-    output = Path(args.output)
-    codec = args.codec or codec_for_suffix(output.suffix) or "mp4v"
-    if not output.suffix:
-        output = output.with_suffix(CODECS[codec].suffix) if codec in CODECS else output
-    settings = Settings.from_env()
-    options = EncodeOptions.build(
-        fps=args.fps, codec=codec, size=args.size, fit=args.fit,
-        skip_bad_frames=args.skip_bad_frames, max_pixels=settings.max_pixels,
-    )
-    bar = ProgressBar()
-    try:
-        result = encode(
-            args.source, output, options, pattern=args.pattern, overwrite=args.overwrite,
-            progress=bar, threads=settings.decode_threads,
-        )
-    finally:
-        bar.close()
-    extra = ""
-    if result.bad_frames:
-        extra += f", {len(result.bad_frames)} unreadable frames skipped"
-    if result.other_files:
-        extra += f", {result.other_files} other files ignored"
-    print(
-        f"{result.frames} frames, {result.width}x{result.height}, {result.fps:g} fps, {result.codec}, "
-        f"{result.seconds:.2f} s, {result.frames_per_second:.1f} frames/s -> {result.video}{extra}"
-    )
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "submit":
+        if args.output and not args.wait:
+            parser.error("submit: -o/--output needs --wait")
+        if (args.source is None) == (args.remote is None):
+            parser.error("submit: give SOURCE (local frames) or --remote DIR (a folder on the server), one of the two")
+    # Imported here: each command loads only what it needs (encode: OpenCV; up: Redis).
+    command = importlib.import_module(f"img2vid.commands.{args.command}")
     try:
-        return args.run(args)
+        return command.run(args)
     except Img2VidError as exc:
         hint = " (pass --overwrite to replace it)" if isinstance(exc, OutputExistsError) else ""
         print(f"img2vid: error: {exc.message}{hint} [{exc.code}]", file=sys.stderr)
