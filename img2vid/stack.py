@@ -28,10 +28,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until(check, timeout: float, what: str, step: float = 0.05):
-    """Poll ``check`` until it returns something truthy, or fail after ``timeout`` s."""
+def wait_until(check, timeout: float, what: str, step: float = 0.05, proc: "Proc | None" = None):
+    """Poll ``check`` until it returns something truthy, or fail after ``timeout`` s
+    (at once if ``proc`` exits meanwhile)."""
     deadline = time.monotonic() + timeout
     while True:
+        if proc is not None and not proc.alive:
+            raise RuntimeError(f"{proc.name} exited with {proc.popen.returncode} while waiting for {what}; see {proc.log}")
         try:
             value = check()
         except Exception:
@@ -106,14 +109,14 @@ class Stack:
             "--save", "", "--appendonly", "yes" if appendonly else "no", "--daemonize", "no",
         ])
         url = f"redis://127.0.0.1:{port}/0"
-        wait_until(lambda: redis.Redis.from_url(url, socket_connect_timeout=0.2).ping(), 10, f"redis on port {port}")
+        wait_until(lambda: redis.Redis.from_url(url, socket_connect_timeout=0.2).ping(), 10, f"redis on port {port}", proc=proc)
         return proc, url
 
     def start_worker(self, name: str = "worker1", concurrency: int = 1, extra: list[str] | None = None) -> Proc:
         return self._spawn(name, [
             str(BIN / "celery"), "--app", "worker", "worker", "--loglevel", "INFO",
             "--concurrency", str(concurrency), "--hostname", f"{name}@%h",
-            "--queues", self.env.get("IMG2VID_QUEUE", "img2vid"),
+            "--queues", self.env.get("IMG2VID_QUEUE") or os.environ.get("IMG2VID_QUEUE") or "img2vid",
             # Neighbour discovery costs a second at start and nothing here needs it.
             "--without-mingle", "--without-gossip",
             *(extra or []),
@@ -121,12 +124,16 @@ class Stack:
 
     def start_web(self, port: int | None = None, workers: int = 2) -> tuple[Proc, str]:
         port = port or free_port()
+        # The timeout is given here, not left to gunicorn.conf.py, which gunicorn reads
+        # only from the current folder: uploads need longer than gunicorn's 30 s.
         proc = self._spawn("web", [
             str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+            "--timeout", os.environ.get("WEB_TIMEOUT", "300"),
             "web:create_app()",
-        ], env={"WEB_CONCURRENCY": str(workers)})
+        ])
         url = f"http://127.0.0.1:{port}"
-        wait_until(lambda: urllib.request.urlopen(f"{url}/healthz", timeout=1).status == 200, 30, f"gunicorn on port {port}")
+        wait_until(lambda: urllib.request.urlopen(f"{url}/healthz", timeout=1).status == 200, 30,
+                   f"gunicorn on port {port}", proc=proc)
         return proc, url
 
     def wait_workers(self, base_url: str, count: int = 1, timeout: float = 30) -> None:
