@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -326,15 +327,11 @@ class JobStore:
             return bool(self.r.ping())
 
     # --- errors -------------------------------------------------------------------
-    class _Guard:
-        def __enter__(self):
-            return self
-
-        def __exit__(self, kind, exc, tb):
-            if exc is not None and isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
-                raise UnavailableError(f"the job store (Redis) cannot be reached: {exc}") from exc
-            return False
-
-    def _guard(self) -> "_Guard":
+    @staticmethod
+    @contextmanager
+    def _guard():
         """Turn a lost Redis into UnavailableError (HTTP 503) with a clear message."""
-        return JobStore._Guard()
+        try:
+            yield
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise UnavailableError(f"the job store (Redis) cannot be reached: {exc}") from exc

@@ -14,6 +14,9 @@ from urllib.parse import unquote
 
 from .errors import BadSourceError
 
+# In uploads/<job>/: saved file name -> the name the client gave, for error messages.
+NAMES_FILE = "names.json"
+
 
 class Volume:
     def __init__(self, data_dir: Path) -> None:

@@ -18,8 +18,7 @@ from img2vid.discovery import natural_key
 from img2vid.errors import BadUploadError, FrameTooLargeError, NoFramesError, TooLargeError, UnreadableFrameError
 from img2vid.images import is_image_name, probe_size
 from img2vid.settings import Settings
-
-NAMES_FILE = "names.json"
+from img2vid.volume import NAMES_FILE
 _CHUNK = 1 << 20
 
 

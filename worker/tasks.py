@@ -14,14 +14,13 @@ from img2vid.codecs import CODECS
 from img2vid.errors import CancelledError, Img2VidError
 from img2vid.models import JobSpec
 from img2vid.options import EncodeOptions
+from img2vid.volume import NAMES_FILE
 
 from .celery_app import app
 from .engine import encode
 from .runtime import runtime
 
 log = logging.getLogger(__name__)
-
-UPLOAD_NAMES = "names.json"  # saved name -> the name the client gave, in uploads/<job>/
 
 
 @app.task(name="img2vid.encode", bind=True)
@@ -76,7 +75,7 @@ def _client_error(exc: Img2VidError, source: Path) -> dict:
     """The error as a client should read it: uploaded frames named as the client named
     them, and no server paths."""
     body = exc.to_dict()
-    names_file = source / UPLOAD_NAMES
+    names_file = source / NAMES_FILE
     if exc.path:
         saved = Path(exc.path).name
         original = saved
