@@ -22,12 +22,18 @@ def fingerprint(payload: object) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def folder_job(svc: Services, spec: JobSpec) -> JobRecord:
-    """A queued-to-be job for a folder under the input root (not stored yet)."""
+def folder_job(svc: Services, spec: JobSpec, seen: dict | None = None) -> JobRecord:
+    """A queued-to-be job for a folder under the input root (not stored yet). ``seen``
+    remembers folders already counted in this request: a batch often names one many times."""
     assert spec.source is not None
-    folder = svc.volume.resolve_input(spec.source.dir)
-    found = discover(folder, spec.source.pattern)
-    n = len(found.frames)
+    key = (spec.source.dir, spec.source.pattern)
+    if seen is not None and key in seen:
+        folder, n = seen[key]
+    else:
+        folder = svc.volume.resolve_input(spec.source.dir)
+        n = len(discover(folder, spec.source.pattern).frames)
+        if seen is not None:
+            seen[key] = (folder, n)
     if n > svc.settings.max_frames:
         raise TooLargeError(f"{spec.source.dir} holds {n} frames, over the limit of {svc.settings.max_frames} per job", code="too_many_frames")
     return JobRecord(id=new_job_id(), state="queued", spec=spec.model_dump(exclude_none=True), source=str(folder),

@@ -130,10 +130,10 @@ def create_batch():
         raise InvalidOptionError("the batch is empty")
     if len(specs) > svc.settings.max_batch:
         raise TooLargeError(f"{len(specs)} jobs is over the batch limit of {svc.settings.max_batch}", code="batch_too_large")
-    items, records = [], []
+    items, records, seen = [], [], {}
     for index, raw in enumerate(specs):
         try:
-            rec = submit.folder_job(svc, parse_spec(raw, need_source=True))
+            rec = submit.folder_job(svc, parse_spec(raw, need_source=True), seen)
         except Img2VidError as exc:
             items.append({"index": index, "error": exc.to_dict(), "status": status_for(exc)})
         else:
