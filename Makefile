@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test install bench-encode clean
+.PHONY: test install bench-encode bench-queue clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ test: $(STAMP)
 # Benchmarks print a table; pass flags with ARGS, e.g. make bench-encode ARGS='--count 1000'
 bench-encode: $(STAMP)
 	$(PY) bench/encode.py $(ARGS)
+
+bench-queue: $(STAMP)
+	$(PY) bench/queue.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts bench/.frames*
