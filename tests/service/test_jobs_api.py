@@ -263,3 +263,13 @@ def test_idempotency_key_on_an_upload_with_other_bytes_is_refused(service):
     s1, _, _ = upload(service, {}, [("frames", "f0.png", png_bytes(1))], headers=key)
     s2, _, body = upload(service, {}, [("frames", "f0.png", png_bytes(2, size=(32, 32)))], headers=key)
     assert (s1, s2) == (202, 422) and body["error"]["code"] == "idempotency_key_reused"
+
+
+def test_files_of_a_job_that_has_not_succeeded_are_a_conflict(service):
+    rel = input_folder(service, 3, ext=".jpg")
+    (service.inputs / rel / "frame_1.jpg").write_bytes(b"broken")
+    _, _, job = service.request("POST", "/api/v1/jobs", {"source": {"dir": rel}})
+    service.wait_state(job["id"], "failed")
+    for path in ("video", "poster.jpg"):
+        status, _, body = service.request("GET", f"/api/v1/jobs/{job['id']}/{path}")
+        assert (status, body["error"]["code"]) == (409, "job_state")

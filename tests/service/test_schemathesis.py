@@ -7,8 +7,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+from servicetools import input_folder
+
 
 def test_the_api_never_answers_5xx(service):
+    # Jobs in each finished state, so that the fuzzer's links (from the job list to each
+    # job's routes) reach real records and not only 404s.
+    ok = input_folder(service, 2)
+    bad = input_folder(service, 2, ext=".jpg")
+    (service.inputs / bad / "frame_1.jpg").write_bytes(b"broken")
+    for rel, state in ((ok, "succeeded"), (bad, "failed")):
+        _, _, job = service.request("POST", "/api/v1/jobs", {"source": {"dir": rel}})
+        service.wait_state(job["id"], state)
     # The schemathesis CLI rather than its pytest plugin, which does not load under pytest 9.
     report = Path("test-artifacts/schemathesis")
     run = subprocess.run(

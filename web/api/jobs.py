@@ -184,9 +184,11 @@ def retry_job(job_id: str):
     return _created(rec)
 
 
-def _output_file(rec: JobRecord, name: str) -> Path:
+def _output_file(rec: JobRecord, which: str) -> Path:
+    """The job's ``video`` or ``poster`` file; 409 before the job has succeeded."""
     if rec.state != "succeeded" or not rec.result:
-        raise JobStateError(f"job {rec.id} is {rec.state}; there is no video yet")
+        raise JobStateError(f"job {rec.id} is {rec.state}; there is no {which} yet")
+    name = rec.result["video"] if which == "video" else "poster.jpg"
     path = services().volume.output_dir(rec.id) / name
     if not path.is_file():
         raise JobNotFoundError(f"the files of job {rec.id} are gone")
@@ -196,7 +198,7 @@ def _output_file(rec: JobRecord, name: str) -> Path:
 @api.get("/jobs/<job_id>/video")
 def get_video(job_id: str):
     rec = _get(job_id)
-    path = _output_file(rec, rec.result["video"])
+    path = _output_file(rec, "video")
     # conditional=True answers Range requests with 206 and If-None-Match with 304.
     return send_file(path, conditional=True, as_attachment=request.args.get("download") == "1",
                      download_name=path.name, max_age=3600)
@@ -204,7 +206,7 @@ def get_video(job_id: str):
 
 @api.get("/jobs/<job_id>/poster.jpg")
 def get_poster(job_id: str):
-    return send_file(_output_file(_get(job_id), "poster.jpg"), mimetype="image/jpeg", conditional=True, max_age=3600)
+    return send_file(_output_file(_get(job_id), "poster"), mimetype="image/jpeg", conditional=True, max_age=3600)
 
 
 @api.delete("/jobs/<job_id>")
