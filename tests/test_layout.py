@@ -1,26 +1,35 @@
 """House rules: web never loads OpenCV, the engine never loads Flask or Celery."""
 
+import os
 import subprocess
 import sys
 
 
-def loaded_after(statement: str) -> set[str]:
+def loaded_after(statement: str, tmp_path) -> set[str]:
     code = f"import sys; {statement}; print(' '.join(sys.modules))"
-    return set(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split())
+    env = {**os.environ, "DATA_DIR": str(tmp_path)}  # create_app() makes its folders there
+    run = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env)
+    return set(run.stdout.split())
 
 
-def test_web_imports_no_opencv_or_numpy():
-    mods = loaded_after("import web; web.create_app()")
+def test_web_imports_no_opencv_or_numpy(tmp_path):
+    mods = loaded_after("import web; web.create_app()", tmp_path)
     assert "flask" in mods
     assert not {"cv2", "numpy", "av"} & mods
 
 
-def test_the_engine_imports_no_flask_or_celery():
-    mods = loaded_after("import worker.engine")
+def test_the_engine_imports_no_flask_or_celery(tmp_path):
+    mods = loaded_after("import worker.engine", tmp_path)
     assert "cv2" in mods
     assert not {"flask", "celery"} & mods
 
 
-def test_the_shared_package_and_cli_import_neither():
-    mods = loaded_after("import img2vid.cli, img2vid.options, img2vid.codecs, img2vid.errors")
+def test_the_shared_package_and_cli_import_neither(tmp_path):
+    mods = loaded_after("import img2vid.cli, img2vid.options, img2vid.codecs, img2vid.errors", tmp_path)
     assert not {"cv2", "numpy", "flask", "celery"} & mods
+
+
+def test_the_celery_worker_side_imports_no_flask(tmp_path):
+    mods = loaded_after("import worker.tasks", tmp_path)
+    assert "celery" in mods and "cv2" in mods
+    assert "flask" not in mods
