@@ -2,7 +2,8 @@
 
 Celery only carries "run job <id>"; what a client sees comes from here, so an unknown id
 is a plain 404 and never Celery's eternal PENDING. State changes are Lua scripts, so a
-job moves queued -> running -> finished once, whoever else is looking.
+job moves queued -> running -> finished once, whoever else is looking (see
+store_scripts.py for the scripts and the lease that keeps a job on one worker at a time).
 """
 
 from __future__ import annotations
@@ -16,50 +17,9 @@ from typing import Any
 
 import redis
 
+from . import store_scripts
 from .errors import UnavailableError
 from .models import FINISHED, STATES
-
-_START = """
-local s = redis.call('HGET', KEYS[1], 'state')
-if not s then return -1 end
-if s ~= 'queued' then return 0 end
-redis.call('HSET', KEYS[1], 'state', 'running', 'started_at', ARGV[2], 'worker', ARGV[3])
-redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-local created = redis.call('HGET', KEYS[1], 'created_at')
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('ZADD', KEYS[4], created, ARGV[1])
-return 1
-"""
-
-# Finish a running job; a queued one may only be finished as cancelled.
-_FINISH = """
-local s = redis.call('HGET', KEYS[1], 'state')
-if not s then return -1 end
-if s ~= 'running' and not (s == 'queued' and ARGV[2] == 'cancelled') then return 0 end
-local created = redis.call('HGET', KEYS[1], 'created_at')
-redis.call('HSET', KEYS[1], 'state', ARGV[2], 'finished_at', ARGV[3], 'result', ARGV[4], 'error', ARGV[5])
-redis.call('HDEL', KEYS[1], 'cancel')
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZREM', KEYS[3] .. s, ARGV[1])
-redis.call('ZADD', KEYS[3] .. ARGV[2], created, ARGV[1])
-redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
-return 1
-"""
-
-_PROGRESS = """
-if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return 0 end
-redis.call('HSET', KEYS[1], 'frames_done', ARGV[1], 'frames_total', ARGV[2])
-return 1
-"""
-
-_REQUEST_CANCEL = """
-local s = redis.call('HGET', KEYS[1], 'state')
-if not s then return -1 end
-if s == 'running' then redis.call('HSET', KEYS[1], 'cancel', '1') end
-return s
-"""
-
 
 def new_job_id() -> str:
     # Sortable by creation time to the millisecond, then random: short, URL-safe.
@@ -76,6 +36,8 @@ class JobRecord:
     frames_total: int = 0
     frames_done: int = 0
     attempts: int = 0
+    deaths: int = 0  # runs that ended because their worker was lost
+    worker: str | None = None
     started_at: float | None = None
     finished_at: float | None = None
     result: dict[str, Any] | None = None
@@ -102,6 +64,8 @@ class JobRecord:
             frames_total=int(h.get("frames_total") or 0),
             frames_done=int(h.get("frames_done") or 0),
             attempts=int(h.get("attempts") or 0),
+            deaths=int(h.get("deaths") or 0),
+            worker=h.get("worker"),
             started_at=f("started_at"),
             finished_at=f("finished_at"),
             result=json.loads(h["result"]) if h.get("result") else None,
@@ -119,10 +83,13 @@ class JobStore:
     def __init__(self, client: redis.Redis, prefix: str = "img2vid:") -> None:
         self.r = client
         self.p = prefix
-        self._start = client.register_script(_START)
-        self._finish = client.register_script(_FINISH)
-        self._progress = client.register_script(_PROGRESS)
-        self._request_cancel = client.register_script(_REQUEST_CANCEL)
+        self._start = client.register_script(store_scripts.START)
+        self._renew = client.register_script(store_scripts.RENEW)
+        self._finish = client.register_script(store_scripts.FINISH)
+        self._hand_back = client.register_script(store_scripts.HAND_BACK)
+        self._reap = client.register_script(store_scripts.REAP)
+        self._progress = client.register_script(store_scripts.PROGRESS)
+        self._request_cancel = client.register_script(store_scripts.REQUEST_CANCEL)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "img2vid:") -> "JobStore":
@@ -159,6 +126,15 @@ class JobStore:
     def k_rate(self) -> str:
         return f"{self.p}rate"
 
+    def k_runs(self, job_id: str) -> str:
+        return f"{self.p}runs:{job_id}"
+
+    def k_draining(self, worker: str) -> str:
+        return f"{self.p}draining:{worker}"
+
+    def _keys(self, job_id: str) -> list[str]:
+        return [self.k_job(job_id), self.k_queue, self.k_state(), self.k_finished, self.k_runs(job_id)]
+
     # --- writing ------------------------------------------------------------------
     def create_many(self, records: list[JobRecord]) -> None:
         """Store queued jobs, all in one round trip."""
@@ -175,22 +151,54 @@ class JobStore:
                 pipe.zadd(self.k_queue, {rec.id: rec.created_at})
             pipe.execute()
 
-    def start(self, job_id: str, worker: str) -> JobRecord | None:
-        """Move a queued job to running; None when it is not queued (cancelled, gone)."""
-        ok = self._start(keys=[self.k_job(job_id), self.k_queue, self.k_state("queued"), self.k_state("running")],
-                         args=[job_id, repr(time.time()), worker])
+    def start(self, job_id: str, token: str, worker: str, pid: int, lease_seconds: float) -> JobRecord | None:
+        """Move a queued job to running under a lease held by run ``token``; None when
+        it is not queued (finished, cancelled, gone, or running elsewhere)."""
+        ok = self._start(keys=self._keys(job_id), args=[job_id, token, worker, pid, lease_seconds])
         return self.get(job_id) if ok == 1 else None
 
-    def progress(self, job_id: str, done: int, total: int) -> None:
-        self._progress(keys=[self.k_job(job_id)], args=[done, total])
+    def renew(self, job_id: str, token: str, lease_seconds: float) -> bool:
+        return self._renew(keys=self._keys(job_id), args=[token, lease_seconds]) == 1
 
-    def finish(self, job_id: str, state: str, *, result: dict | None = None, error: dict | None = None) -> bool:
+    def progress(self, job_id: str, done: int, total: int, token: str) -> None:
+        self._progress(keys=[self.k_job(job_id)], args=[done, total, token])
+
+    def finish(self, job_id: str, state: str, *, token: str = "", result: dict | None = None,
+               error: dict | None = None) -> bool:
+        """Record the outcome of run ``token`` (refused if the lease is not its own), or
+        cancel a queued job (no token)."""
         assert state in FINISHED
-        ok = self._finish(
-            keys=[self.k_job(job_id), self.k_queue, self.k_state(), self.k_finished],
-            args=[job_id, state, repr(time.time()), json.dumps(result) if result else "", json.dumps(error) if error else ""],
-        )
+        ok = self._finish(keys=self._keys(job_id), args=[
+            job_id, state, json.dumps(result) if result else "", json.dumps(error) if error else "", token])
         return ok == 1
+
+    def hand_back(self, job_id: str, token: str) -> bool:
+        return self._hand_back(keys=self._keys(job_id), args=[job_id, token]) == 1
+
+    def reap(self, job_id: str, max_deaths: int) -> str:
+        """Requeue (or fail, or finish cancelling) a running job whose lease has ended."""
+        return self._reap(keys=self._keys(job_id), args=[job_id, max_deaths])
+
+    def running_ids(self) -> list[str]:
+        return self.r.zrange(self.k_state("running"), 0, -1)
+
+    def runs(self, job_id: str) -> list[dict]:
+        """Every run's start and end, as the scripts logged them."""
+        return [json.loads(e) for e in self.r.lrange(self.k_runs(job_id), 0, -1)]
+
+    def run_flags(self, job_id: str, worker: str) -> tuple[bool, bool]:
+        """(cancel requested, this worker is stopping), in one round trip."""
+        pipe = self.r.pipeline(transaction=False)
+        pipe.hget(self.k_job(job_id), "cancel")
+        pipe.exists(self.k_draining(worker))
+        cancel, draining = pipe.execute()
+        return cancel == "1", bool(draining)
+
+    def set_draining(self, worker: str, draining: bool) -> None:
+        if draining:
+            self.r.set(self.k_draining(worker), "1", ex=3600)
+        else:
+            self.r.delete(self.k_draining(worker))
 
     def cancel(self, job_id: str) -> str | None:
         """Cancel: a queued job is cancelled at once, a running one is asked to stop.
@@ -203,12 +211,9 @@ class JobStore:
                 self.finish(job_id, "cancelled", error={"code": "cancelled", "message": "cancelled before it started"})
             return state
 
-    def cancel_requested(self, job_id: str) -> bool:
-        return self.r.hget(self.k_job(job_id), "cancel") == "1"
-
     def delete(self, job_id: str) -> None:
         pipe = self.r.pipeline(transaction=True)
-        pipe.delete(self.k_job(job_id))
+        pipe.delete(self.k_job(job_id), self.k_runs(job_id))
         for key in (self.k_all, self.k_queue, self.k_finished, *(self.k_state(s) for s in STATES)):
             pipe.zrem(key, job_id)
         pipe.execute()

@@ -21,6 +21,16 @@ def _int(name: str, default: int) -> int:
         raise SystemExit(f"{name} must be a whole number, got {raw!r}") from None
 
 
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be a number, got {raw!r}") from None
+
+
 def _str(name: str, default: str) -> str:
     raw = os.environ.get(name)
     return raw if raw not in (None, "") else default
@@ -43,6 +53,13 @@ class Settings:
     max_zip_bytes: int = 8 * 1024**3
     max_batch: int = 1_000
     task_time_limit: int = 3_600
+    # A running job's lease: renewed every lease/5 s by its run; when it has ended, the
+    # job's worker is taken for dead and another worker may take the job.
+    lease_seconds: float = 10.0
+    # How often each worker beats, and (one at a time) looks for jobs whose lease ended.
+    heartbeat_seconds: float = 2.0
+    # A job whose worker is lost this many times fails with worker_lost.
+    max_worker_deaths: int = 3
     # 0 means one decode thread per core.
     decode_threads: int = 0
 
@@ -68,5 +85,8 @@ class Settings:
             max_zip_bytes=_int("IMG2VID_MAX_ZIP_BYTES", d.max_zip_bytes),
             max_batch=_int("IMG2VID_MAX_BATCH", d.max_batch),
             task_time_limit=_int("IMG2VID_TASK_TIME_LIMIT", d.task_time_limit),
+            lease_seconds=_float("IMG2VID_LEASE_SECONDS", d.lease_seconds),
+            heartbeat_seconds=_float("IMG2VID_HEARTBEAT_SECONDS", d.heartbeat_seconds),
+            max_worker_deaths=_int("IMG2VID_MAX_WORKER_DEATHS", d.max_worker_deaths),
             decode_threads=_int("IMG2VID_DECODE_THREADS", d.decode_threads),
         )
