@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from celery import Celery
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
 
 from img2vid.settings import Settings
 
@@ -39,11 +39,20 @@ app = make_celery()
 def _start_housekeeping(sender, **_):
     from .housekeeping import Housekeeping
 
-    Housekeeping.start(sender.hostname)
+    Housekeeping.launch(sender.hostname)
+
+
+@worker_shutting_down.connect
+def _hand_back_running_jobs(sender, **_):
+    # Sent in the main process on SIGTERM/SIGINT (warm shutdown), before it waits for
+    # the running tasks; sender is the worker's hostname.
+    from .housekeeping import Housekeeping
+
+    Housekeeping.draining(str(sender))
 
 
 @worker_shutdown.connect
 def _stop_housekeeping(sender, **_):
     from .housekeeping import Housekeeping
 
-    Housekeeping.stop(sender.hostname)
+    Housekeeping.shutdown(sender.hostname)

@@ -1,4 +1,5 @@
-"""What a worker does besides jobs: say it is alive, and remove expired jobs and files."""
+"""What a worker does besides jobs: say it is alive, take jobs back from lost workers,
+and remove expired jobs and files."""
 
 from __future__ import annotations
 
@@ -16,8 +17,22 @@ from .runtime import runtime
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = 3
 SWEEP_SECONDS = 60
+
+
+def reap(store: JobStore, max_deaths: int, enqueue) -> dict[str, str]:
+    """Take back every running job whose lease has ended (its worker died without a
+    word, as SIGKILL or a lost container does) and send it again. Celery alone would
+    leave such a message unacknowledged until its visibility timeout, an hour."""
+    outcomes = {}
+    for job_id in store.running_ids():
+        outcome = store.reap(job_id, max_deaths)
+        if outcome == "requeued":
+            enqueue(job_id)
+        if outcome:
+            outcomes[job_id] = outcome
+            log.warning("job %s lost its worker: %s", job_id, outcome)
+    return outcomes
 
 
 def sweep(store: JobStore, volume: Volume, retention_seconds: int) -> int:
@@ -38,6 +53,8 @@ def sweep(store: JobStore, volume: Volume, retention_seconds: int) -> int:
 
 
 class Housekeeping(threading.Thread):
+    """A thread in the worker's main process (not in the pool's children)."""
+
     _running: "Housekeeping | None" = None
 
     def __init__(self, hostname: str) -> None:
@@ -46,32 +63,48 @@ class Housekeeping(threading.Thread):
         self.stopped = threading.Event()
 
     @classmethod
-    def start(cls, hostname: str) -> None:  # type: ignore[override]
+    def launch(cls, hostname: str) -> None:
+        # A worker restarted under the same name (a container restart) is not stopping.
+        runtime().store.set_draining(hostname, False)
         cls._running = cls(hostname)
-        threading.Thread.start(cls._running)
+        cls._running.start()
 
     @classmethod
-    def stop(cls, hostname: str) -> None:
+    def draining(cls, hostname: str) -> None:
+        """SIGTERM: tell this worker's running jobs to hand themselves back."""
+        try:
+            runtime().store.set_draining(hostname, True)
+        except redis.RedisError as exc:
+            log.warning("could not mark %s as stopping: %s", hostname, exc)
+
+    @classmethod
+    def shutdown(cls, hostname: str) -> None:
         if cls._running:
             cls._running.stopped.set()
         try:
-            runtime().store.forget_worker(hostname)
+            store = runtime().store
+            store.forget_worker(hostname)
+            store.set_draining(hostname, False)
         except redis.RedisError:
             pass
 
     def run(self) -> None:
-        store = runtime().store
+        from .tasks import enqueue
+
+        rt = runtime()
+        store, beat = rt.store, rt.settings.heartbeat_seconds
         last_sweep = 0.0
         while not self.stopped.is_set():
             try:
                 store.heartbeat(self.hostname)
-                # One worker sweeps at a time; the lock expires by itself.
+                # One worker at a time reaps and sweeps; the locks expire by themselves.
+                if store.r.set(f"{store.p}reap-lock", self.hostname, nx=True, px=max(100, int(beat * 900))):
+                    reap(store, rt.settings.max_worker_deaths, enqueue)
                 if time.time() - last_sweep > SWEEP_SECONDS and store.r.set(f"{store.p}sweep-lock", self.hostname, nx=True, ex=SWEEP_SECONDS):
                     last_sweep = time.time()
-                    rt = runtime()
-                    sweep(rt.store, rt.volume, rt.settings.retention_seconds)
+                    sweep(store, rt.volume, rt.settings.retention_seconds)
             except redis.RedisError as exc:  # Redis away: try again on the next beat
                 log.warning("housekeeping: %s", exc)
             except Exception:
                 log.exception("housekeeping failed")
-            self.stopped.wait(HEARTBEAT_SECONDS)
+            self.stopped.wait(beat)

@@ -1,9 +1,11 @@
-"""The Celery task: a thin shell that validates, calls the engine, records the outcome."""
+"""The Celery task: a thin shell that takes the job's lease, calls the engine, and
+records the outcome."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import time
 from pathlib import Path
@@ -18,18 +20,38 @@ from img2vid.volume import NAMES_FILE
 
 from .celery_app import app
 from .engine import encode
+from .lease import Run
 from .runtime import runtime
 
 log = logging.getLogger(__name__)
 
+ENCODE_TASK = "img2vid.encode"
 
-@app.task(name="img2vid.encode", bind=True)
+
+def enqueue(job_id: str) -> None:
+    """Send the job's task again (a job handed back, or taken from a lost worker)."""
+    app.send_task(ENCODE_TASK, args=[job_id], queue=runtime().settings.queue)
+
+
+@app.task(name=ENCODE_TASK, bind=True)
 def encode_job(self, job_id: str) -> str:
     rt = runtime()
-    job = rt.store.start(job_id, worker=self.request.hostname or "worker")
-    if job is None:  # cancelled while queued, finished, or deleted: nothing to do
+    worker = self.request.hostname or "worker"
+    run = Run(rt.store, job_id, worker, rt.settings.lease_seconds)
+    # A message for a job that is finished, cancelled, or running under another run's
+    # lease (a redelivered or duplicate message) finds it not queued and does nothing.
+    job = rt.store.start(job_id, run.token, worker, os.getpid(), rt.settings.lease_seconds)
+    if job is None:
         return "skipped"
+    run.begin()
+    try:
+        return _encode(rt, job, run)
+    finally:
+        run.end()
 
+
+def _encode(rt, job, run: Run) -> str:
+    job_id = job.id
     spec = JobSpec.model_validate(job.spec)
     out_dir = rt.volume.output_dir(job_id)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -42,26 +64,33 @@ def encode_job(self, job_id: str) -> str:
             job.source, target, options,
             pattern=spec.source.pattern if spec.source else None,
             poster=out_dir / "poster.jpg",
+            # A re-run replaces the files atomically: a reader sees the old or the new.
             overwrite=True,
-            progress=lambda done, total: _best_effort(rt.store.progress, job_id, done, total),
-            should_cancel=lambda: bool(_best_effort(rt.store.cancel_requested, job_id)),
+            progress=lambda done, total: _best_effort(rt.store.progress, job_id, done, total, run.token),
+            should_cancel=run.should_stop,
             threads=rt.settings.decode_threads,
         )
     except CancelledError as exc:
+        if run.reason == "hand_back":
+            if rt.store.hand_back(job_id, run.token):
+                enqueue(job_id)
+            return "handed back"
+        if run.reason == "lease_lost":
+            return "lease lost"  # the job is someone else's now: touch nothing
         shutil.rmtree(out_dir, ignore_errors=True)
-        _finish(job_id, "cancelled", error=exc.to_dict())
+        _finish(job_id, "cancelled", run, error=exc.to_dict())
         return "cancelled"
     except Img2VidError as exc:
         shutil.rmtree(out_dir, ignore_errors=True)
-        _finish(job_id, "failed", error=_client_error(exc, Path(job.source)))
+        _finish(job_id, "failed", run, error=_client_error(exc, Path(job.source)))
         return "failed"
     except Exception as exc:  # a bug, not bad input: log it whole, tell the client briefly
         log.exception("job %s failed", job_id)
         shutil.rmtree(out_dir, ignore_errors=True)
-        _finish(job_id, "failed", error={"code": "internal_error", "message": f"the encoder failed unexpectedly: {exc}"})
+        _finish(job_id, "failed", run, error={"code": "internal_error", "message": f"the encoder failed unexpectedly: {exc}"})
         return "failed"
 
-    _finish(job_id, "succeeded", result={
+    _finish(job_id, "succeeded", run, result={
         "video": result.video.name, "frames": result.frames, "width": result.width, "height": result.height,
         "fps": result.fps, "codec": result.codec, "bytes": result.bytes,
         "duration_seconds": round(result.duration_seconds, 3),
@@ -87,22 +116,24 @@ def _client_error(exc: Img2VidError, source: Path) -> dict:
     return body
 
 
-def _finish(job_id: str, state: str, **outcome) -> None:
-    """Record the outcome; Redis may be restarting, so keep trying for a while."""
+def _finish(job_id: str, state: str, run: Run, **outcome) -> None:
+    """Record the outcome under the run's lease; Redis may be restarting, so keep trying
+    while the lease can still be ours."""
     store = runtime().store
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + run.lease
     while True:
         try:
-            store.finish(job_id, state, **outcome)
+            if not store.finish(job_id, state, token=run.token, **outcome):
+                log.warning("job %s: outcome %s not recorded, the lease is no longer this run's", job_id, state)
             return
         except redis.RedisError:
             if time.monotonic() > deadline:
                 raise
-            time.sleep(0.5)
+            time.sleep(0.2)
 
 
 def _best_effort(fn, *args):
-    """Progress and cancel checks must not fail a job while Redis blinks."""
+    """Progress reports must not fail a job while Redis blinks."""
     try:
         return fn(*args)
     except redis.RedisError:
