@@ -68,8 +68,8 @@ def test_the_sweep_removes_expired_jobs_and_their_files_only(service):
     old, fresh = new_job_id(), new_job_id()
     for job_id in (old, fresh):
         store.create_many([JobRecord(id=job_id, state="queued", spec={"fps": 5}, source="/nowhere", created_at=time.time())])
-        store.start(job_id, "test")
-        store.finish(job_id, "succeeded", result={"video": "v.mp4"})
+        store.start(job_id, "run-token", "test", 1, 60)
+        store.finish(job_id, "succeeded", token="run-token", result={"video": "v.mp4"})
         (volume.output_dir(job_id)).mkdir(parents=True)
         (volume.output_dir(job_id) / "v.mp4").write_bytes(b"x")
     store.r.zadd(store.k_finished, {old: time.time() - 3600})
