@@ -300,14 +300,17 @@ class JobStore:
             return sum(queued) / len(queued) * rank + rest
         return sum(queued) + rest
 
-    def list(self, state: str | None = None, limit: int = 50) -> list[JobRecord]:
+    def list(self, state: str | None = None, limit: int = 50, offset: int = 0) -> tuple[list[JobRecord], int]:
+        """A page of jobs, newest first, and how many there are in all."""
         with self._guard():
             key = self.k_state(state) if state else self.k_all
-            ids = self.r.zrevrange(key, 0, max(0, limit - 1))
             pipe = self.r.pipeline(transaction=False)
+            pipe.zrevrange(key, offset, offset + max(0, limit - 1))
+            pipe.zcard(key)
+            ids, total = pipe.execute()
             for i in ids:
                 pipe.hgetall(self.k_job(i))
-            return [JobRecord.from_hash(h) for h in pipe.execute() if h]
+            return [JobRecord.from_hash(h) for h in pipe.execute() if h], total
 
     def counts(self) -> dict[str, int]:
         with self._guard():

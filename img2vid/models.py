@@ -128,6 +128,9 @@ class Job(BaseModel):
 
 class JobList(BaseModel):
     jobs: list[Job]
+    total: int = Field(description="jobs in all (with this state filter)")
+    offset: int
+    limit: int
 
 
 class BatchRequest(BaseModel):

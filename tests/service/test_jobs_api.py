@@ -178,6 +178,8 @@ def test_list_is_newest_first_and_filters_by_state(service):
     assert [j["id"] for j in jobs] == ids[::-1]
     succeeded = service.request("GET", "/api/v1/jobs?state=succeeded&limit=500")[2]["jobs"]
     assert {j["state"] for j in succeeded} == {"succeeded"} and set(ids) <= {j["id"] for j in succeeded}
+    page2 = service.request("GET", "/api/v1/jobs?limit=2&offset=1")[2]
+    assert [j["id"] for j in page2["jobs"]] == ids[::-1][1:3] and page2["total"] >= 3 and page2["offset"] == 1
     assert service.request("GET", "/api/v1/jobs?state=bogus")[0] == 400
     assert service.request("GET", "/api/v1/jobs?limit=0")[0] == 400
 

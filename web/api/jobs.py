@@ -59,6 +59,11 @@ def _get(job_id: str, *, with_eta: bool = False) -> JobRecord:
 
 @api.post("/jobs")
 def create_job():
+    return create_job_from_request()
+
+
+def create_job_from_request():
+    """Create one job from this request (JSON or upload); the web pages call it too."""
     svc = services()
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (0 < len(key) <= 200 and key.isprintable()):
@@ -156,11 +161,16 @@ def list_jobs():
     state = request.args.get("state") or None
     if state is not None and state not in STATES:
         raise InvalidOptionError(f"state must be one of {', '.join(STATES)}, got {state!r}")
-    raw = request.args.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= 500:
-        raise InvalidOptionError(f"limit must be a whole number from 1 to 500, got {raw!r}")
-    records = services().store.list(state, int(raw))
-    return jsonify(jobs=[job_json(r) for r in records])
+    limit = _whole(request.args.get("limit", "50"), "limit", 1, 500)
+    offset = _whole(request.args.get("offset", "0"), "offset", 0, 1_000_000)
+    records, total = services().store.list(state, limit, offset)
+    return jsonify(jobs=[job_json(r) for r in records], total=total, offset=offset, limit=limit)
+
+
+def _whole(raw: str, name: str, low: int, high: int) -> int:
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise InvalidOptionError(f"{name} must be a whole number from {low} to {high}, got {raw!r}")
+    return int(raw)
 
 
 @api.post("/jobs/<job_id>/cancel")

@@ -74,6 +74,7 @@ def document() -> dict:
                     "parameters": [
                         {"name": "state", "in": "query", "schema": {"type": "string", "enum": list(STATES)}},
                         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+                        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 1000000}},
                     ],
                     "responses": {"200": _json("JobList", "jobs"), **_errors(400, 503)},
                 },
