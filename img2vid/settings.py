@@ -60,6 +60,10 @@ class Settings:
     heartbeat_seconds: float = 2.0
     # A job whose worker is lost this many times fails with worker_lost.
     max_worker_deaths: int = 3
+    # Signs the web pages' session cookie (CSRF tokens). Required in production; in
+    # development one is made and kept in DATA_DIR/.secret_key.
+    secret_key: str = ""
+    production: bool = False
     # 0 means one decode thread per core.
     decode_threads: int = 0
 
@@ -88,5 +92,7 @@ class Settings:
             lease_seconds=_float("IMG2VID_LEASE_SECONDS", d.lease_seconds),
             heartbeat_seconds=_float("IMG2VID_HEARTBEAT_SECONDS", d.heartbeat_seconds),
             max_worker_deaths=_int("IMG2VID_MAX_WORKER_DEATHS", d.max_worker_deaths),
+            secret_key=_str("SECRET_KEY", ""),
+            production=_str("IMG2VID_ENV", "development").lower() == "production",
             decode_threads=_int("IMG2VID_DECODE_THREADS", d.decode_threads),
         )

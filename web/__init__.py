@@ -14,6 +14,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .api import api
     from .errors import register_error_handlers
     from .health import health
+    from .pages import pages
+    from .secret import secret_key
     from .services import Services
 
     settings = settings or Settings.from_env()
@@ -22,7 +24,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.json.sort_keys = False
     app.extensions["img2vid"] = Services.create(settings)
+    app.secret_key = secret_key(settings)
+    app.config.update(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True)
     register_error_handlers(app)
     app.register_blueprint(health)
     app.register_blueprint(api, url_prefix="/api/v1")
+    app.register_blueprint(pages)
     return app

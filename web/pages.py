@@ -1,0 +1,72 @@
+"""The pages for a person: submit, watch one job, list jobs. Plain HTML and a little
+JavaScript served from web/static; the pages talk to the JSON API."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+
+from img2vid.codecs import CODECS
+from img2vid.errors import JobNotFoundError
+from img2vid.models import STATES
+
+from .api.jobs import cancel_job, create_job_from_request, retry_job
+from .csrf import csrf_token, require_csrf
+from .services import services
+
+pages = Blueprint("pages", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
+
+FITS = [
+    ("contain", "Fit inside, with black bars where needed"),
+    ("cover", "Fill the picture, cropping the edges"),
+    ("stretch", "Stretch to fill (may distort)"),
+]
+DEFAULT_PAGE_CODEC = "h264"  # plays in every browser
+
+
+@pages.app_context_processor
+def _globals():
+    return {"csrf_token": csrf_token}
+
+
+@pages.get("/")
+def submit_page():
+    s = services().settings
+    codecs = [(c.name, c.label, c.plays_in_browsers) for c in CODECS.values()]
+    return render_template(
+        "submit.html", codecs=codecs, default_codec=DEFAULT_PAGE_CODEC, fits=FITS,
+        max_bytes=s.max_request_bytes, max_frames=s.max_frames,
+    )
+
+
+@pages.get("/jobs")
+def jobs_page():
+    return render_template("jobs.html", states=STATES)
+
+
+@pages.get("/jobs/<job_id>")
+def job_page(job_id: str):
+    rec = services().store.get(job_id)
+    if rec is None:
+        return render_template("not_found.html", job_id=job_id), 404
+    playable = {c.name for c in CODECS.values() if c.plays_in_browsers}
+    return render_template("job.html", job_id=job_id, playable=sorted(playable),
+                           codec_labels={c.name: c.label for c in CODECS.values()})
+
+
+# The page's own POST routes: the same work as the API, behind the CSRF check.
+@pages.post("/jobs/new")
+def submit_job():
+    require_csrf()
+    return create_job_from_request()
+
+
+@pages.post("/jobs/<job_id>/cancel")
+def cancel(job_id: str):
+    require_csrf()
+    return cancel_job(job_id)
+
+
+@pages.post("/jobs/<job_id>/retry")
+def retry(job_id: str):
+    require_csrf()
+    return retry_job(job_id)

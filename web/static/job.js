@@ -1,0 +1,106 @@
+// One job's page: follows the job through the JSON API without reloading.
+"use strict";
+
+(function () {
+  const root = document.getElementById("job");
+  const id = root.dataset.jobId;
+  const playable = root.dataset.playable.split(",");
+  const labels = JSON.parse(document.getElementById("codec-labels").textContent);
+  const $ = (x) => document.getElementById(x);
+  const FINISHED = ["succeeded", "failed", "cancelled"];
+  let job = null;
+  let shownResult = false;
+
+  function render(j) {
+    job = j;
+    const state = $("state");
+    state.textContent = j.state;
+    state.className = "badge " + j.state;
+
+    const p = j.progress;
+    $("progress-bar").value = p.percent;
+    $("progress-text").textContent = p.frames_total
+      ? p.frames_done + " of " + p.frames_total + " frames (" + Math.floor(p.percent) + " %)"
+      : "Counting frames…";
+
+    const queue = $("queue-text");
+    if (j.state === "queued") {
+      queue.textContent = (j.queue_position === 0 ? "Next in line." : j.queue_position + " job" + (j.queue_position === 1 ? "" : "s") + " ahead.") +
+        (j.eta_seconds != null ? " Done in about " + img2vid.duration(j.eta_seconds) + "." : "");
+    } else if (j.state === "running") {
+      queue.textContent = j.eta_seconds != null ? "About " + img2vid.duration(j.eta_seconds) + " left." : "";
+    } else {
+      queue.textContent = "";
+    }
+
+    const start = Date.parse(j.started_at || j.created_at);
+    const end = j.finished_at ? Date.parse(j.finished_at) : Date.now();
+    $("timing").textContent = j.started_at
+      ? (j.finished_at ? "took " : "running for ") + img2vid.duration((end - start) / 1000)
+      : "waiting for " + img2vid.duration((Date.now() - Date.parse(j.created_at)) / 1000);
+
+    $("cancel").hidden = FINISHED.includes(j.state);
+    $("retry").hidden = !(j.state === "failed" || j.state === "cancelled");
+    img2vid.show($("job-error"), j.state === "failed" && j.error ? img2vid.explain(j.error) : "");
+
+    if (j.state === "succeeded" && !shownResult) showResult(j);
+    document.title = j.state + " · video " + id + " · img2vid";
+  }
+
+  function showResult(j) {
+    shownResult = true;
+    const r = j.result;
+    const player = $("player");
+    player.innerHTML = "";
+    if (playable.includes(r.codec)) {
+      const v = document.createElement("video");
+      v.controls = true; v.preload = "metadata"; v.playsInline = true;
+      v.src = r.video_url; v.poster = r.poster_url;
+      v.setAttribute("aria-label", "The finished video");
+      player.append(v);
+      $("result-text").textContent = r.frames + " frames, " + r.width + "×" + r.height + ", " + r.fps + " fps, " +
+        img2vid.duration(r.duration_seconds) + ", " + img2vid.bytes(r.bytes) + ".";
+    } else {
+      const img = document.createElement("img");
+      img.src = r.poster_url; img.alt = "The first frame of the video";
+      player.append(img);
+      $("result-text").textContent = (labels[r.codec] || r.codec) + ": browsers cannot play this format, so here is its first frame. " +
+        "Download the video and open it in a player such as VLC. " + r.frames + " frames, " + r.width + "×" + r.height + ", " + img2vid.bytes(r.bytes) + ".";
+    }
+    $("result").hidden = false;
+    const dl = $("download");
+    dl.href = r.video_url + "?download=1";
+    dl.hidden = false;
+    $("progress-label").textContent = "Done";
+  }
+
+  async function poll() {
+    try {
+      const j = await img2vid.json(await fetch("/api/v1/jobs/" + id, { cache: "no-store" }));
+      render(j);
+      if (FINISHED.includes(j.state)) return;
+    } catch (e) {
+      img2vid.show($("action-error"), img2vid.explain(e.error || { code: "server_unreachable" }));
+    }
+    setTimeout(poll, job && job.state === "running" ? 500 : 1000);
+  }
+
+  async function act(path, button) {
+    button.disabled = true;
+    img2vid.show($("action-error"), "");
+    try {
+      const j = await img2vid.post("/jobs/" + id + "/" + path);
+      if (path === "retry") { window.location.assign("/jobs/" + j.id); return; }
+      render(j);
+      poll();
+    } catch (e) {
+      img2vid.show($("action-error"), img2vid.explain(e.error || { code: "server_unreachable" }));
+    } finally {
+      button.disabled = false;
+    }
+  }
+  $("cancel").addEventListener("click", () => act("cancel", $("cancel")));
+  $("retry").addEventListener("click", () => act("retry", $("retry")));
+  setInterval(() => { if (job && !FINISHED.includes(job.state)) render(job); }, 1000); // the clock moves between polls
+  poll();
+})();
