@@ -65,6 +65,28 @@ def frames_in(folder: Path, n: int, size=(64, 48), ext=".png", name="frame_{i}")
     return folder
 
 
+def picture(i: int, size=(320, 240)) -> np.ndarray:
+    """A frame a person can see: a colour gradient, a ball that moves, the frame number."""
+    w, h = size
+    x = np.linspace(0, 1, w, dtype=np.float32)
+    y = np.linspace(0, 1, h, dtype=np.float32)[:, None]
+    img = np.zeros((h, w, 3), np.uint8)
+    img[:, :, 0] = (80 + 150 * x).astype(np.uint8)
+    img[:, :, 1] = (60 + 120 * y).astype(np.uint8)
+    img[:, :, 2] = (200 - 120 * x * y).astype(np.uint8)
+    cx = int(w * (0.15 + 0.7 * (i % 30) / 29))
+    cv2.circle(img, (cx, h // 2), max(4, h // 6), (40, 200, 255), -1)
+    cv2.putText(img, f"frame {i}", (w // 20, h - h // 12), cv2.FONT_HERSHEY_SIMPLEX, h / 300, (255, 255, 255), max(1, h // 150))
+    return img
+
+
+def pictures_in(folder: Path, n: int, size=(320, 240), ext=".png") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        assert cv2.imwrite(str(folder / f"shot_{i}{ext}"), picture(i, size))
+    return folder
+
+
 def input_folder(service, n: int = 10, **kw) -> str:
     """A fresh folder of frames under the input root; returns its source.dir."""
     rel = f"in-{uuid.uuid4().hex[:8]}"
