@@ -28,7 +28,7 @@
       queue.textContent = (j.queue_position === 0 ? "Next in line." : j.queue_position + " job" + (j.queue_position === 1 ? "" : "s") + " ahead.") +
         (j.eta_seconds != null ? " Done in about " + img2vid.duration(j.eta_seconds) + "." : "");
     } else if (j.state === "running") {
-      queue.textContent = j.eta_seconds != null ? "About " + img2vid.duration(j.eta_seconds) + " left." : "";
+      queue.textContent = j.eta_seconds == null ? "" : j.eta_seconds < 1 ? "Almost done." : "About " + img2vid.duration(j.eta_seconds) + " left.";
     } else {
       queue.textContent = "";
     }

@@ -26,7 +26,7 @@
     let thumb;
     if (j.state === "succeeded" && j.result) {
       thumb = document.createElement("img");
-      thumb.className = "thumb"; thumb.src = j.result.poster_url; thumb.alt = ""; thumb.loading = "lazy";
+      thumb.className = "thumb"; thumb.src = j.result.poster_url; thumb.alt = "";
     } else {
       thumb = document.createElement("span");
       thumb.className = "thumb empty"; thumb.textContent = j.state === "running" ? Math.floor(j.progress.percent) + " %" : "—";
