@@ -235,3 +235,21 @@ def test_an_unknown_job_page_is_a_friendly_404(page, service):
     response = page.goto("/jobs/0123456789abcdef00")
     assert response.status == 404
     expect(page.locator("h1")).to_have_text("No such job")
+
+
+def test_a_large_upload_shows_its_progress(page, service, tmp_path):
+    # given a slow link (2 MB/s up) and about 6 MB of frames
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 20, "downloadThroughput": -1,
+                                                  "uploadThroughput": 2_000_000})
+    files = frame_files(tmp_path, 3, size=(1024, 768), ext=".bmp")  # ~2.4 MB each, uncompressed
+    page.goto("/")
+    page.set_input_files("#files", files)
+    page.get_by_role("button", name="Make video").click()
+    # then a progress bar counts the bytes up while they go
+    expect(page.locator("#upload-progress")).to_be_visible()
+    page.wait_for_function("() => { const v = document.getElementById('upload-bar').value; return v > 0 && v < 100; }")
+    expect(page.locator("#upload-text")).to_contain_text("% — ")
+    shot(page, "submit-uploading")
+    page.wait_for_url(re.compile(r"/jobs/[0-9a-f]+$"))
