@@ -10,10 +10,10 @@ from kombu.exceptions import OperationalError
 
 from img2vid.errors import UnavailableError
 from img2vid.jobstore import JobStore
+from img2vid.queueing import ENCODE_TASK, PRIORITY_NEW
 from img2vid.settings import Settings
 from img2vid.volume import Volume
 
-ENCODE_TASK = "img2vid.encode"  # the worker's task, known here by name only
 
 
 @dataclass
@@ -43,7 +43,8 @@ class Services:
         try:
             with self.celery.producer_or_acquire() as producer:
                 for job_id in job_ids:
-                    self.celery.send_task(ENCODE_TASK, args=[job_id], queue=self.settings.queue, producer=producer)
+                    self.celery.send_task(ENCODE_TASK, args=[job_id], queue=self.settings.queue,
+                                          priority=PRIORITY_NEW, producer=producer)
         except (OperationalError, ConnectionError, OSError) as exc:
             raise UnavailableError(f"the queue (Redis) cannot be reached: {exc}") from exc
 

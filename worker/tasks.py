@@ -16,6 +16,7 @@ from img2vid.codecs import CODECS
 from img2vid.errors import CancelledError, Img2VidError
 from img2vid.models import JobSpec
 from img2vid.options import EncodeOptions
+from img2vid.queueing import ENCODE_TASK, PRIORITY_RETAKEN
 from img2vid.volume import NAMES_FILE
 
 from .celery_app import app
@@ -25,12 +26,10 @@ from .runtime import runtime
 
 log = logging.getLogger(__name__)
 
-ENCODE_TASK = "img2vid.encode"
-
-
 def enqueue(job_id: str) -> None:
-    """Send the job's task again (a job handed back, or taken from a lost worker)."""
-    app.send_task(ENCODE_TASK, args=[job_id], queue=runtime().settings.queue)
+    """Send the job's task again (a job handed back, or taken from a lost worker), ahead
+    of the jobs that have not started yet."""
+    app.send_task(ENCODE_TASK, args=[job_id], queue=runtime().settings.queue, priority=PRIORITY_RETAKEN)
 
 
 @app.task(name=ENCODE_TASK, bind=True)

@@ -194,3 +194,28 @@ def test_a_redis_restart_loses_no_job_and_runs_none_twice(tmp_path):
             assert_ran_once(cluster, job_id)
     finally:
         stack.stop()
+
+
+def test_a_job_taken_back_starts_before_the_jobs_queued_after_it(tmp_path):
+    # given one worker busy with a job and five more jobs queued behind it
+    prefix = f"faults-{uuid.uuid4().hex[:8]}:"
+    cluster = start_system(tmp_path, TEST_REDIS, prefix, workers=1)
+    try:
+        first = cluster.submit_slow(60)
+        cluster.wait_encoding(first)
+        later = [cluster.request("POST", "/api/v1/jobs", {"source": {"dir": input_folder(cluster, 3)}})[2]["id"]
+                 for _ in range(5)]
+        # when the worker process dies mid-job
+        os.kill(cluster.child_pid(first), signal.SIGKILL)
+        # then the first job starts again before any of the later ones starts at all
+        wait_until(lambda: len(cluster.starts(first)) >= 2, 60, "the first job to start again")
+        restarted = cluster.starts(first)[1]["t"]
+        for job_id in later:
+            done = cluster.wait_state(job_id, "succeeded", timeout=60)
+            assert cluster.starts(job_id)[0]["t"] > restarted, done
+    finally:
+        cluster.stack.stop()
+        r = cluster.store.r
+        keys = [*r.scan_iter(f"{prefix}*"), *r.scan_iter(f"q-{prefix}*"), *r.scan_iter(f"_kombu.binding.q-{prefix}*")]
+        if keys:
+            r.delete(*keys)
