@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test install bench-encode bench-queue clean
+.PHONY: test install bench-encode bench-queue chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,10 +19,14 @@ test: $(STAMP)
 
 # Benchmarks print a table; pass flags with ARGS, e.g. make bench-encode ARGS='--count 1000'
 bench-encode: $(STAMP)
-	$(PY) bench/encode.py $(ARGS)
+	$(PY) -m bench.encode $(ARGS)
 
 bench-queue: $(STAMP)
-	$(PY) bench/queue.py $(ARGS)
+	$(PY) -m bench.queue $(ARGS)
+
+# Workers killed every 5 s while 50 real-sized jobs run; e.g. make chaos ARGS='--seed 7'
+chaos: $(STAMP)
+	$(PY) -m bench.chaos $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts bench/.frames*

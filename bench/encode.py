@@ -17,9 +17,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.framegen import ensure_frames
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from framegen import ensure_frames  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -80,7 +80,7 @@ def main() -> int:
             rows.append(run(f"engine {codec}", [str(VENV_BIN / "img2vid"), "encode", str(frames), str(target), "--codec", codec], target))
         if not a.no_reference:
             target = out / "reference.mp4"
-            rows.append(run("reference loop (read all, mp4v)", [sys.executable, str(HERE / "reference_loop.py"), str(frames), str(target)], target))
+            rows.append(run("reference loop (read all, mp4v)", [sys.executable, "-m", "bench.reference_loop", str(frames), str(target)], target))
         if shutil.which("ffmpeg"):
             target = out / "ffmpeg.mp4"
             rows.append(run("ffmpeg -c:v mpeg4", ["ffmpeg", "-v", "error", "-y", "-framerate", "5", "-pattern_type", "glob",

@@ -13,14 +13,6 @@ fails. Run: make bench-queue [ARGS='--tiny 200 --web-workers 3'].
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# This file is named queue.py and Python puts its folder first on sys.path: without this,
-# `import queue` in redis or concurrent.futures would load this script, not the stdlib.
-if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
-    del sys.path[0]
-
 import argparse
 import http.client
 import json
@@ -29,6 +21,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
