@@ -19,6 +19,7 @@ import redis
 
 from . import store_scripts
 from .errors import UnavailableError
+from .eta import fill_eta
 from .models import FINISHED, STATES
 
 def new_job_id() -> str:
@@ -266,39 +267,8 @@ class JobStore:
             if not h:
                 return None
             rec = JobRecord.from_hash(h)
-            self._fill_eta(rec, rank, float(rate) if rate else None, max(1, workers))
+            fill_eta(self, rec, rank, float(rate) if rate else None, max(1, workers))
             return rec
-
-    def _fill_eta(self, rec: JobRecord, rank: int | None, rate: float | None, workers: int) -> None:
-        now = time.time()
-        if rec.state == "running" and rec.started_at:
-            elapsed = now - rec.started_at
-            measured = rec.frames_done / elapsed if rec.frames_done and elapsed > 0.2 else rate
-            if measured:
-                rec.eta_seconds = round(max(0, rec.frames_total - rec.frames_done) / measured, 1)
-        elif rec.state == "queued" and rank is not None:
-            rec.queue_position = rank
-            if rate:
-                ahead = self._frames_ahead(rank)
-                rec.eta_seconds = round((ahead / workers + rec.frames_total) / rate, 1)
-
-    def _frames_ahead(self, rank: int, sample: int = 200) -> float:
-        """Frames still to encode before the job at ``rank`` starts: queued jobs ahead
-        (the first ``sample`` read, the rest assumed alike) plus running jobs' rest."""
-        if rank == 0:
-            ids: list[str] = []
-        else:
-            ids = self.r.zrange(self.k_queue, 0, min(rank, sample) - 1)
-        running = self.r.zrange(self.k_state("running"), 0, -1)
-        pipe = self.r.pipeline(transaction=False)
-        for i in ids + running:
-            pipe.hmget(self.k_job(i), "frames_total", "frames_done")
-        rows = pipe.execute()
-        queued = [int(t or 0) for t, _ in rows[: len(ids)]]
-        rest = sum(max(0, int(t or 0) - int(d or 0)) for t, d in rows[len(ids):])
-        if queued and rank > len(queued):
-            return sum(queued) / len(queued) * rank + rest
-        return sum(queued) + rest
 
     def list(self, state: str | None = None, limit: int = 50, offset: int = 0) -> tuple[list[JobRecord], int]:
         """A page of jobs, newest first, and how many there are in all."""
