@@ -41,6 +41,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 from bench.framegen import ensure_frames  # noqa: E402
+from bench.report import Row, print_table, show_logs  # noqa: E402
 from img2vid.jobstore import JobStore  # noqa: E402
 from img2vid.models import FINISHED  # noqa: E402
 from img2vid.stack import Proc, Stack, wait_until  # noqa: E402
@@ -263,37 +264,6 @@ def scan_logs(log_dir: Path) -> dict[str, int]:
 
 
 # --- report -------------------------------------------------------------------------------
-
-@dataclass
-class Row:
-    measurement: str
-    result: str
-    target: str = "—"
-    ok: bool | None = None
-
-    @property
-    def verdict(self) -> str:
-        return "—" if self.ok is None else ("PASS" if self.ok else "FAIL")
-
-
-def print_table(rows: list[Row], header: str) -> None:
-    print(f"\n{header}\n")
-    print("| measurement | result | target | pass |")
-    print("|---|---|---|---|")
-    for r in rows:
-        print(f"| {r.measurement} | {r.result} | {r.target} | {r.verdict} |")
-    print()
-    for r in rows:
-        if r.ok is not None:
-            print(f"{r.verdict}: {r.measurement}: {r.result} (target {r.target})")
-
-
-def show_logs(log_dir: Path, lines: int = 15) -> None:
-    for log in sorted(log_dir.glob("*.log")):
-        tail = log.read_text(errors="replace").splitlines()[-lines:]
-        print(f"--- {log.name} (last {len(tail)} lines)", file=sys.stderr)
-        print("\n".join(tail), file=sys.stderr)
-
 
 def say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)

@@ -25,11 +25,11 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from bench.report import Row, print_table, show_logs
 from img2vid.stack import Stack, wait_until
 
 TINY_DIR = "tiny"
@@ -39,16 +39,7 @@ POLL_SECONDS = 0.002
 DRAIN_TIMEOUT = 60.0
 
 
-@dataclass
-class Row:
-    measurement: str
-    result: str
-    target: str = "—"
-    ok: bool | None = None  # None: informational, no target
 
-    @property
-    def verdict(self) -> str:
-        return "—" if self.ok is None else ("PASS" if self.ok else "FAIL")
 
 
 # --- HTTP -------------------------------------------------------------------------------
@@ -215,26 +206,6 @@ def measure_get(url: str, job_id: str, duration: int, web_workers: int) -> list[
 
 # --- report ------------------------------------------------------------------------------------
 
-def print_table(rows: list[Row]) -> None:
-    print(f"\nmachine: {os.cpu_count()} cores\n")
-    print("| measurement | result | target | pass |")
-    print("|---|---|---|---|")
-    for r in rows:
-        print(f"| {r.measurement} | {r.result} | {r.target} | {r.verdict} |")
-    print()
-    for r in rows:
-        if r.ok is not None:
-            print(f"{r.verdict}: {r.measurement}: {r.result} (target {r.target})")
-
-
-def show_logs(log_dir: Path, lines: int = 20) -> None:
-    """After a failure, the end of each process's log says what went wrong."""
-    for log in sorted(log_dir.glob("*.log")):
-        tail = log.read_text(errors="replace").splitlines()[-lines:]
-        print(f"--- {log.name} (last {len(tail)} lines)", file=sys.stderr)
-        print("\n".join(tail), file=sys.stderr)
-
-
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tiny", type=int, default=100, help="tiny jobs to time (default 100)")
@@ -265,7 +236,7 @@ def main() -> int:
             stack.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
-    print_table(rows)
+    print_table(rows, f"machine: {os.cpu_count()} cores")
     return 0 if all(r.ok is not False for r in rows) else 1
 
 

@@ -11,10 +11,12 @@ class Img2VidError(Exception):
 
     code = "error"
 
-    def __init__(self, message: str, *, path: str | Path | None = None) -> None:
+    def __init__(self, message: str, *, path: str | Path | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.path = str(path) if path is not None else None
+        if code:  # a finer code than the class's, e.g. too_many_frames for a TooLargeError
+            self.code = code
 
     def to_dict(self) -> dict[str, str]:
         out = {"code": self.code, "message": self.message}
@@ -65,11 +67,6 @@ class BadSourceError(InvalidOptionError):
     """Raised when a job's source folder is missing, malformed or outside the input root."""
 
     code = "bad_source"
-
-    def __init__(self, message: str, *, code: str | None = None, path=None) -> None:
-        super().__init__(message, path=path)
-        if code:
-            self.code = code
 
 
 class BadOutputNameError(InvalidOptionError):
@@ -172,21 +169,11 @@ class TooLargeError(ServiceError):
     code = "too_large"
     status = 413
 
-    def __init__(self, message: str, *, code: str | None = None, path=None) -> None:
-        super().__init__(message, path=path)
-        if code:
-            self.code = code
-
 
 class BadUploadError(ServiceError):
     """Raised when an upload is malformed: no files, a bad archive member, a wrong field."""
 
     code = "bad_upload"
-
-    def __init__(self, message: str, *, code: str | None = None, path=None) -> None:
-        super().__init__(message, path=path)
-        if code:
-            self.code = code
 
 
 class UnsupportedMediaTypeError(ServiceError):

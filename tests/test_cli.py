@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import pty
 import re
 import subprocess
 import sys
 
 import pytest
 
+from terminal import run_on_terminal
 from videotools import read_back
 
 SUMMARY = re.compile(r"^(\d+) frames, (\d+)x(\d+), ([\d.]+) fps, (\w+), [\d.]+ s, [\d.]+ frames/s -> (.+)$")
@@ -107,23 +106,10 @@ def test_a_missing_argument_is_a_usage_error(make_frames):
 def test_a_terminal_gets_a_progress_bar(make_frames, out_dir):
     # given stderr is a terminal
     frames = make_frames(30)
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
+    proc, out, seen = run_on_terminal(
         [sys.executable, "-m", "img2vid", "encode", str(frames), str(out_dir / "o.mp4")],
-        stdout=subprocess.PIPE, stderr=slave, text=True,
+        timeout=60,
     )
-    os.close(slave)
-    out, _ = proc.communicate(timeout=60)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:  # the terminal closed with the process
-            break
-        if not chunk:
-            break
-        seen += chunk
-    os.close(master)
     # then a bar was drawn there, and stdout still holds just the summary
     assert proc.returncode == 0
     assert b"30/30 frames" in seen and b"[###" in seen

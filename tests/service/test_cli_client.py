@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import re
 import signal
 import subprocess
@@ -21,6 +20,7 @@ import pytest
 
 from img2vid.stack import free_port, wait_until
 from servicetools import frames_in, input_folder
+from terminal import run_on_terminal
 from videotools import read_back
 
 SUMMARY = re.compile(r"^(\d+) frames, (\d+)x(\d+), ([\d.]+) fps, (\w+), [\d.]+ s, [\d.]+ frames/s -> (.+)$")
@@ -68,24 +68,11 @@ def test_submit_wait_uploads_a_local_folder_and_downloads_the_video(service, mak
 
 def test_a_terminal_gets_a_progress_bar_while_waiting(service, make_frames, tmp_path):
     # given stderr is a terminal
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
+    proc, out, seen = run_on_terminal(
         [sys.executable, "-m", "img2vid", "submit", str(make_frames(20)), "--server", service.url,
          "--wait", "-o", str(tmp_path / "o.mp4")],
-        stdout=subprocess.PIPE, stderr=slave, text=True,
+        timeout=90,
     )
-    os.close(slave)
-    out, _ = proc.communicate(timeout=90)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:  # the terminal closed with the process
-            break
-        if not chunk:
-            break
-        seen += chunk
-    os.close(master)
     # then a bar was drawn there, and stdout still holds just the id and the summary
     assert proc.returncode == 0, seen
     assert b"20/20 frames" in seen and b"[###" in seen
