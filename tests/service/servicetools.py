@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import urllib.error
 import urllib.request
 import uuid
@@ -85,6 +86,26 @@ def pictures_in(folder: Path, n: int, size=(320, 240), ext=".png") -> Path:
     for i in range(n):
         assert cv2.imwrite(str(folder / f"shot_{i}{ext}"), picture(i, size))
     return folder
+
+
+# Frames that take a real encoder real time: textured 1080p, as bench/encode.py uses
+# (H.264 runs at about 25 frames/s on two cores). Made once, kept between runs.
+HEAVY_CACHE = Path("test-artifacts/.heavy-frames")
+HEAVY_CODEC = "h264"
+
+
+def heavy_folder(service, n: int = 60) -> str:
+    """A fresh folder under the input root holding ``n`` heavy frames (hard links into
+    the cache); a job on it takes seconds, long enough to watch or to kill mid-way."""
+    from bench.framegen import ensure_frames
+
+    ensure_frames(HEAVY_CACHE, n)
+    rel = f"heavy-{uuid.uuid4().hex[:8]}"
+    folder = service.inputs / rel
+    folder.mkdir(parents=True)
+    for i in range(n):
+        os.link(HEAVY_CACHE / f"frame_{i:05d}.jpg", folder / f"frame_{i:05d}.jpg")
+    return rel
 
 
 def input_folder(service, n: int = 10, **kw) -> str:

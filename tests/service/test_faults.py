@@ -18,7 +18,7 @@ from celery import Celery
 
 from img2vid.jobstore import JobStore
 from img2vid.stack import Stack, wait_until
-from servicetools import Service, input_folder
+from servicetools import HEAVY_CODEC, Service, heavy_folder, input_folder
 from videotools import read_back
 
 TEST_REDIS = os.environ.get("REDIS_URL_TESTS", "redis://127.0.0.1:6379/13")
@@ -35,9 +35,9 @@ class Cluster(Service):
     def child_pid(self, job_id: str) -> int:
         return int(self.store.r.hget(self.store.k_job(job_id), "pid"))
 
-    def submit_slow(self, frames: int = 90) -> str:
-        rel = input_folder(self, frames, size=(1280, 720), ext=".jpg")
-        status, _, job = self.request("POST", "/api/v1/jobs", {"source": {"dir": rel}, "codec": "vp9"})
+    def submit_slow(self, frames: int = 60) -> str:
+        rel = heavy_folder(self, frames)
+        status, _, job = self.request("POST", "/api/v1/jobs", {"source": {"dir": rel}, "codec": HEAVY_CODEC})
         assert status == 202, job
         return job["id"]
 
@@ -93,7 +93,7 @@ def assert_ran_once(cluster: Cluster, job_id: str) -> None:
         else:
             open_runs.discard(e["token"])
     job = cluster.get_job(job_id)
-    video = cluster.data / "outputs" / job_id / f"{job_id}.webm"
+    video = cluster.data / "outputs" / job_id / f"{job_id}.mp4"
     assert len(read_back(video)) == job["result"]["frames"] == job["progress"]["frames_total"]
 
 
@@ -146,14 +146,14 @@ def test_a_stale_redelivered_message_never_starts_a_second_run(cluster):
 
 
 def test_a_job_that_loses_its_worker_three_times_fails_with_worker_lost(cluster):
-    job_id = cluster.submit_slow(150)
+    job_id = cluster.submit_slow(90)
     for run in (1, 2, 3):
         cluster.wait_encoding(job_id, runs=run)
         os.kill(cluster.child_pid(job_id), signal.SIGKILL)
     done = cluster.wait_state(job_id, "failed", "succeeded", timeout=60)
     assert done["state"] == "failed" and done["error"]["code"] == "worker_lost"
     assert done["attempts"] == 3 and len(cluster.starts(job_id)) == 3
-    assert not (cluster.data / "outputs" / job_id / f"{job_id}.webm").exists()
+    assert not (cluster.data / "outputs" / job_id / f"{job_id}.mp4").exists()
 
 
 def test_sigterm_hands_the_running_job_back_at_once(cluster):
@@ -181,7 +181,7 @@ def test_a_redis_restart_loses_no_job_and_runs_none_twice(tmp_path):
         port = int(url.rsplit(":", 1)[1].split("/")[0])
         cluster = start_system(tmp_path, url, "restart:", workers=1, stack=stack)
         running = cluster.submit_slow(60)
-        queued = [cluster.request("POST", "/api/v1/jobs", {"source": {"dir": input_folder(cluster, 5)}, "codec": "vp9"})[2]["id"]
+        queued = [cluster.request("POST", "/api/v1/jobs", {"source": {"dir": input_folder(cluster, 5)}, "codec": HEAVY_CODEC})[2]["id"]
                   for _ in range(3)]
         cluster.wait_encoding(running)
         # when Redis restarts
@@ -197,22 +197,32 @@ def test_a_redis_restart_loses_no_job_and_runs_none_twice(tmp_path):
 
 
 def test_a_job_taken_back_starts_before_the_jobs_queued_after_it(tmp_path):
-    # given one worker busy with a job and five more jobs queued behind it
+    # given one worker busy with a job and five more jobs (seconds each) queued behind it
     prefix = f"faults-{uuid.uuid4().hex[:8]}:"
     cluster = start_system(tmp_path, TEST_REDIS, prefix, workers=1)
     try:
+        folders = [heavy_folder(cluster, 30) for _ in range(5)]
         first = cluster.submit_slow(60)
         cluster.wait_encoding(first)
-        later = [cluster.request("POST", "/api/v1/jobs", {"source": {"dir": input_folder(cluster, 3)}})[2]["id"]
-                 for _ in range(5)]
+        later = [cluster.request("POST", "/api/v1/jobs", {"source": {"dir": rel}, "codec": HEAVY_CODEC})[2]["id"]
+                 for rel in folders]
         # when the worker process dies mid-job
         os.kill(cluster.child_pid(first), signal.SIGKILL)
-        # then the first job starts again before any of the later ones starts at all
+        # then once its lease has ended and the job is taken back, it starts again before
+        # every job that was still waiting at that moment (the worker may have taken one
+        # of them meanwhile: it does not wait for the lease)
         wait_until(lambda: len(cluster.starts(first)) >= 2, 60, "the first job to start again")
+        runs = cluster.store.runs(first)
+        taken_back = next(e["t"] for e in runs if e["ev"] == "end" and e["outcome"] == "worker_lost")
         restarted = cluster.starts(first)[1]["t"]
+        waiting = 0
         for job_id in later:
-            done = cluster.wait_state(job_id, "succeeded", timeout=60)
-            assert cluster.starts(job_id)[0]["t"] > restarted, done
+            cluster.wait_state(job_id, "succeeded", timeout=90)
+            started = cluster.starts(job_id)[0]["t"]
+            if started > taken_back:
+                waiting += 1
+                assert started > restarted, (job_id, started, restarted)
+        assert waiting >= 2  # the case was really exercised
     finally:
         cluster.stack.stop()
         r = cluster.store.r

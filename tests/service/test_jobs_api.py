@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from videotools import needs_ffprobe, read_back
-from servicetools import frames_in, input_folder, png_bytes, upload, zip_of
+from servicetools import HEAVY_CODEC, frames_in, heavy_folder, input_folder, png_bytes, upload, zip_of
 
 
 def test_a_folder_job_runs_end_to_end(service, tmp_path):
@@ -87,15 +87,15 @@ def test_a_batch_with_nothing_valid_is_refused(service):
     assert status == 422 and body["accepted"] == 0 and body["jobs"][0]["error"]["code"] == "bad_source"
 
 
-def slow_folder(service, n: int = 120) -> str:
-    # Large enough frames that encoding takes several seconds on this machine.
-    return input_folder(service, n, size=(1280, 720), ext=".png")
+def slow_job(service) -> dict:
+    """A job that encodes for seconds."""
+    _, _, job = service.request("POST", "/api/v1/jobs", {"source": {"dir": heavy_folder(service)}, "codec": HEAVY_CODEC})
+    return job
 
 
 def test_cancel_a_running_job_stops_it_within_two_seconds(service):
     # given a job that is encoding
-    rel = slow_folder(service)
-    _, _, job = service.request("POST", "/api/v1/jobs", {"source": {"dir": rel}, "codec": "vp9"})
+    job = slow_job(service)
     from img2vid.stack import wait_until
 
     wait_until(lambda: service.get_job(job["id"])["progress"]["frames_done"] > 0, 60, "encoding to start")
@@ -112,7 +112,7 @@ def test_cancel_a_running_job_stops_it_within_two_seconds(service):
 
 def test_cancel_a_queued_job_means_it_never_starts(service):
     # given the only worker busy with a long job, and a second job queued behind it
-    _, _, busy = service.request("POST", "/api/v1/jobs", {"source": {"dir": slow_folder(service)}, "codec": "vp9"})
+    busy = slow_job(service)
     service.wait_state(busy["id"], "running")
     _, _, queued = service.request("POST", "/api/v1/jobs", {"source": {"dir": input_folder(service, 3)}})
     assert service.get_job(queued["id"])["queue_position"] == 0
@@ -203,7 +203,7 @@ def test_delete_removes_a_finished_job_and_its_files(service):
 
 
 def test_a_running_job_cannot_be_deleted(service):
-    _, _, job = service.request("POST", "/api/v1/jobs", {"source": {"dir": slow_folder(service)}, "codec": "vp9"})
+    job = slow_job(service)
     service.wait_state(job["id"], "running")
     status, _, body = service.request("DELETE", f"/api/v1/jobs/{job['id']}")
     assert status == 409 and body["error"]["code"] == "job_state"

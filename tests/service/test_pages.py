@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 import uuid
 
-from servicetools import input_folder, pictures_in
+from servicetools import HEAVY_CODEC, heavy_folder, input_folder, pictures_in
 
 SHOTS = Path("test-artifacts/screenshots")
 CHROMIUM = "/usr/bin/chromium"
@@ -109,11 +109,11 @@ def test_a_server_folder_in_a_format_browsers_cannot_play(page, service):
 
 
 def test_cancel_from_the_job_page(page, service):
-    rel = input_folder(service, 120, size=(1280, 720), ext=".jpg")
-    _, _, job = service.request("POST", "/api/v1/jobs", {"source": {"dir": rel}, "codec": "vp9"})
+    rel = heavy_folder(service)
+    _, _, job = service.request("POST", "/api/v1/jobs", {"source": {"dir": rel}, "codec": HEAVY_CODEC})
     page.goto(f"/jobs/{job['id']}")
     expect(page.locator("#state")).to_have_text("running")
-    expect(page.locator("#progress-text")).to_contain_text(" of 120 frames")
+    expect(page.locator("#progress-text")).to_contain_text(" of 60 frames")
     shot(page, "job-running")
     page.get_by_role("button", name="Cancel").click()
     expect(page.locator("#state")).to_have_text("cancelled")

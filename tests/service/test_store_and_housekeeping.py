@@ -9,7 +9,7 @@ import time
 from img2vid.jobstore import JobRecord, JobStore, new_job_id
 from img2vid.stack import wait_until
 from img2vid.volume import Volume
-from servicetools import input_folder
+from servicetools import HEAVY_CODEC, heavy_folder, input_folder
 from worker.housekeeping import sweep
 
 
@@ -21,8 +21,8 @@ def _url(service) -> str:
 
 def test_progress_is_written_at_least_twice_a_second(service):
     # given a job long enough to watch
-    rel = input_folder(service, 60, size=(1280, 720))
-    _, _, job = service.request("POST", "/api/v1/jobs", {"source": {"dir": rel}, "codec": "vp9"})
+    rel = heavy_folder(service)
+    _, _, job = service.request("POST", "/api/v1/jobs", {"source": {"dir": rel}, "codec": HEAVY_CODEC})
     service.wait_state(job["id"], "running")
     # when its progress is sampled every 20 ms until it is done
     changes, last, seen_running = [], None, True
@@ -44,7 +44,7 @@ def test_a_queued_job_shows_its_position_and_an_eta(service):
     small = input_folder(service, 4)
     _, _, first = service.request("POST", "/api/v1/jobs", {"source": {"dir": small}})
     service.wait_state(first["id"], "succeeded")
-    _, _, busy = service.request("POST", "/api/v1/jobs", {"source": {"dir": input_folder(service, 80, size=(1280, 720))}, "codec": "vp9"})
+    _, _, busy = service.request("POST", "/api/v1/jobs", {"source": {"dir": heavy_folder(service)}, "codec": HEAVY_CODEC})
     service.wait_state(busy["id"], "running")
     # when two more are queued behind it
     _, _, a = service.request("POST", "/api/v1/jobs", {"source": {"dir": small}})
