@@ -23,7 +23,7 @@ TEST_REDIS = os.environ.get("REDIS_URL_TESTS", "redis://127.0.0.1:6379/13")
 LIMITS = {
     "IMG2VID_MAX_REQUEST_BYTES": str(8 * 1024 * 1024),
     "IMG2VID_MAX_FRAMES": "400",
-    "IMG2VID_MAX_PIXELS": str(2_000_000),
+    "IMG2VID_MAX_PIXELS": str(4_000_000),  # heavy test frames are 1920x1080
     "IMG2VID_MAX_ZIP_ENTRIES": "450",
     "IMG2VID_MAX_ZIP_BYTES": str(16 * 1024 * 1024),
     "IMG2VID_MAX_BATCH": "1000",
