@@ -11,24 +11,24 @@ from .options import DEFAULT_MAX_PIXELS
 DAY = 86_400
 
 
-def _int(name: str, default: int) -> int:
+def _number(name: str, default, kind):
+    """``kind`` (int or float) of the variable, or the default when it is unset."""
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        return int(raw)
+        return kind(raw)
     except ValueError:
-        raise SystemExit(f"{name} must be a whole number, got {raw!r}") from None
+        what = "a whole number" if kind is int else "a number"
+        raise SystemExit(f"{name} must be {what}, got {raw!r}") from None
+
+
+def _int(name: str, default: int) -> int:
+    return _number(name, default, int)
 
 
 def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise SystemExit(f"{name} must be a number, got {raw!r}") from None
+    return _number(name, default, float)
 
 
 def _str(name: str, default: str) -> str:

@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from img2vid.stack import Stack
-from servicetools import Service
+from servicetools import Service, forget_keys
 
 TEST_REDIS = os.environ.get("REDIS_URL_TESTS", "redis://127.0.0.1:6379/13")
 
@@ -49,10 +49,4 @@ def service(tmp_path_factory) -> Service:
         yield Service(url, data, stack, client, prefix)
     finally:
         stack.stop()
-        _clean(client, prefix)
-
-
-def _clean(client: redis.Redis, prefix: str) -> None:
-    keys = [*client.scan_iter(f"{prefix}*"), *client.scan_iter(f"q-{prefix}*"), *client.scan_iter(f"_kombu.binding.q-{prefix}*")]
-    if keys:
-        client.delete(*keys)
+        forget_keys(client, prefix)

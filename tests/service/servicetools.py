@@ -57,6 +57,21 @@ class Service:
                           f"job {job_id} to reach {states}")
 
 
+def forget_keys(client, prefix: str) -> None:
+    """Remove what a test system wrote to Redis: the store's keys and its Celery queue's
+    (``q-<prefix>``, with kombu's priority lists and binding)."""
+    keys = [*client.scan_iter(f"{prefix}*"), *client.scan_iter(f"q-{prefix}*"),
+            *client.scan_iter(f"_kombu.binding*q-{prefix}*")]
+    if keys:
+        client.delete(*keys)
+    # Messages a killed worker held stay in kombu's shared "unacked" hash: take ours out.
+    queue = f"q-{prefix}"
+    for tag, payload in client.hscan_iter("unacked"):
+        if queue in (payload.decode(errors="replace") if isinstance(payload, bytes) else payload):
+            client.hdel("unacked", tag)
+            client.zrem("unacked_index", tag)
+
+
 def frames_in(folder: Path, n: int, size=(64, 48), ext=".png", name="frame_{i}") -> Path:
     """n frames whose brightness is 10 x their number, written into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)

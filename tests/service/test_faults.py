@@ -18,7 +18,7 @@ from celery import Celery
 
 from img2vid.jobstore import JobStore
 from img2vid.stack import Stack, wait_until
-from servicetools import HEAVY_CODEC, Service, heavy_folder, input_folder
+from servicetools import HEAVY_CODEC, Service, forget_keys, heavy_folder, input_folder
 from videotools import read_back
 
 TEST_REDIS = os.environ.get("REDIS_URL_TESTS", "redis://127.0.0.1:6379/13")
@@ -74,10 +74,7 @@ def cluster(tmp_path):
         yield c
     finally:
         c.stack.stop()
-        r = c.store.r
-        keys = [*r.scan_iter(f"{prefix}*"), *r.scan_iter(f"q-{prefix}*"), *r.scan_iter(f"_kombu.binding.q-{prefix}*")]
-        if keys:
-            r.delete(*keys)
+        forget_keys(c.store.r, prefix)
 
 
 def assert_ran_once(cluster: Cluster, job_id: str) -> None:
@@ -225,7 +222,4 @@ def test_a_job_taken_back_starts_before_the_jobs_queued_after_it(tmp_path):
         assert waiting >= 2  # the case was really exercised
     finally:
         cluster.stack.stop()
-        r = cluster.store.r
-        keys = [*r.scan_iter(f"{prefix}*"), *r.scan_iter(f"q-{prefix}*"), *r.scan_iter(f"_kombu.binding.q-{prefix}*")]
-        if keys:
-            r.delete(*keys)
+        forget_keys(cluster.store.r, prefix)
