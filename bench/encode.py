@@ -47,12 +47,19 @@ def run(name: str, argv: list[str], output: Path) -> Row:
     return Row(name, wall, usage.ru_maxrss / 1024, size, ok)
 
 
+def _median(rows: list[Row]) -> Row:
+    ordered = sorted(rows, key=lambda r: r.wall)
+    mid = ordered[len(ordered) // 2]
+    return Row(mid.name, mid.wall, max(r.rss_mib for r in rows), mid.out_mib, all(r.ok for r in rows))
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frames", type=Path, help="a folder of JPEG frames to use instead of generated ones")
     p.add_argument("--count", type=int, default=300, help="frames to generate (default 300)")
     p.add_argument("--codecs", default="mp4v,h264,vp8,vp9", help="engine codecs to run (default mp4v,h264,vp8,vp9)")
     p.add_argument("--no-reference", action="store_true", help="skip the original script (it holds every frame in memory)")
+    p.add_argument("--repeat", type=int, default=3, help="rounds; each row shows the median wall time (default 3)")
     a = p.parse_args()
 
     if a.frames:
@@ -71,24 +78,31 @@ def main() -> int:
             frames = sub
     count = len([f for f in frames.iterdir() if f.suffix.lower() in (".jpg", ".jpeg")])
 
-    rows: list[Row] = []
+    contenders: list[tuple[str, list[str], str]] = []  # (name, argv with {out}, output file name)
+    for codec in a.codecs.split(","):
+        name = f"engine-{codec}" + (".webm" if codec in ("vp8", "vp9") else ".mp4")
+        contenders.append((f"engine {codec}", [str(VENV_BIN / "img2vid"), "encode", str(frames), "{out}", "--codec", codec,
+                                               "--overwrite"], name))
+    if not a.no_reference:
+        contenders.append(("reference loop (read all, mp4v)", [sys.executable, "-m", "bench.reference_loop", str(frames), "{out}"], "reference.mp4"))
+    if shutil.which("ffmpeg"):
+        contenders.append(("ffmpeg -c:v mpeg4", ["ffmpeg", "-v", "error", "-y", "-framerate", "5", "-pattern_type", "glob",
+                                                 "-i", str(frames / "*.jpg"), "-c:v", "mpeg4", "{out}"], "ffmpeg.mp4"))
+
+    # Rounds interleave the contenders, so a machine that slows down for a while (this one
+    # shares its host) slows them all alike; each row is the median round.
+    runs: dict[str, list[Row]] = {name: [] for name, _, _ in contenders}
     with tempfile.TemporaryDirectory(prefix="img2vid-bench-") as tmp:
-        out = Path(tmp)
-        for codec in a.codecs.split(","):
-            suffix = ".webm" if codec in ("vp8", "vp9") else ".mp4"
-            target = out / f"engine-{codec}{suffix}"
-            rows.append(run(f"engine {codec}", [str(VENV_BIN / "img2vid"), "encode", str(frames), str(target), "--codec", codec], target))
-        if not a.no_reference:
-            target = out / "reference.mp4"
-            rows.append(run("reference loop (read all, mp4v)", [sys.executable, "-m", "bench.reference_loop", str(frames), str(target)], target))
-        if shutil.which("ffmpeg"):
-            target = out / "ffmpeg.mp4"
-            rows.append(run("ffmpeg -c:v mpeg4", ["ffmpeg", "-v", "error", "-y", "-framerate", "5", "-pattern_type", "glob",
-                                                  "-i", str(frames / "*.jpg"), "-c:v", "mpeg4", str(target)], target))
+        for _ in range(a.repeat):
+            for name, argv, file_name in contenders:
+                target = Path(tmp) / file_name
+                target.unlink(missing_ok=True)
+                runs[name].append(run(name, [str(target) if x == "{out}" else x for x in argv], target))
+    rows = [_median(rs) for rs in runs.values()]
 
     by_name = {r.name: r for r in rows}
     ff = by_name.get("ffmpeg -c:v mpeg4")
-    print(f"\n{count} frames of 1920x1080 JPEG, {os.cpu_count()} cores\n")
+    print(f"\n{count} frames of 1920x1080 JPEG, {os.cpu_count()} cores, median of {a.repeat} rounds (peak RSS: the highest)\n")
     print(f"| {'contender':34} | {'wall s':>7} | {'frames/s':>8} | {'peak RSS MiB':>12} | {'vs ffmpeg':>9} | {'output MiB':>10} |")
     print(f"|{'-' * 36}|{'-' * 9}|{'-' * 10}|{'-' * 14}|{'-' * 11}|{'-' * 12}|")
     for r in rows:
