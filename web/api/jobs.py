@@ -80,27 +80,26 @@ def create_job_from_request():
         if bool(frames) == bool(archive):
             raise BadUploadError("upload either files in 'frames' or one zip in 'archive'", code="bad_upload")
         files = [archive] if archive else frames
-        print_ = {"spec": form, "files": [(f.filename, _size(f)) for f in files]}
+        identity = {"spec": form, "files": [(f.filename, _size(f)) for f in files]}
+        if archive:
+            save = lambda folder: save_archive(archive, folder, svc.settings)  # noqa: E731
+        else:
+            save = lambda folder: save_files(frames, folder, svc.settings)  # noqa: E731
     elif request.is_json:
         body = request.get_json(silent=True)
         if body is None:
             raise InvalidOptionError("the body is not valid JSON")
         spec = parse_spec(body, need_source=True)
-        print_ = body
+        identity, save = body, None
     else:
         raise UnsupportedMediaTypeError("send JSON (application/json) or an upload (multipart/form-data)")
 
-    fp = submit.fingerprint(print_)
+    # What makes two requests "the same" for Idempotency-Key: the spec and the files.
+    fp = submit.fingerprint(identity)
     if key and (held := svc.store.idempotency_key(key)):
         return _replay(key, held, fp)
 
-    if request.mimetype == "multipart/form-data":
-        if archive:
-            rec = submit.upload_job(svc, spec, lambda d: save_archive(archive, d, svc.settings))
-        else:
-            rec = submit.upload_job(svc, spec, lambda d: save_files(frames, d, svc.settings))
-    else:
-        rec = submit.folder_job(svc, spec)
+    rec = submit.upload_job(svc, spec, save) if save else submit.folder_job(svc, spec)
 
     if key and (held := svc.store.claim_idempotency_key(key, rec.id, fp, svc.settings.retention_seconds)):
         submit.discard_unqueued(svc, rec)  # another request with this key won the race
