@@ -60,6 +60,9 @@ class Settings:
     heartbeat_seconds: float = 2.0
     # A job whose worker is lost this many times fails with worker_lost.
     max_worker_deaths: int = 3
+    # A job queued this long while the broker's queue is empty lost its message (the web
+    # process died between storing the job and sending it): it is sent again.
+    resend_after_seconds: float = 120.0
     # Signs the web pages' session cookie (CSRF tokens). Required in production; in
     # development one is made and kept in DATA_DIR/.secret_key.
     secret_key: str = ""
@@ -92,6 +95,7 @@ class Settings:
             lease_seconds=_float("IMG2VID_LEASE_SECONDS", d.lease_seconds),
             heartbeat_seconds=_float("IMG2VID_HEARTBEAT_SECONDS", d.heartbeat_seconds),
             max_worker_deaths=_int("IMG2VID_MAX_WORKER_DEATHS", d.max_worker_deaths),
+            resend_after_seconds=_float("IMG2VID_RESEND_AFTER_SECONDS", d.resend_after_seconds),
             secret_key=_str("SECRET_KEY", ""),
             production=_str("IMG2VID_ENV", "development").lower() == "production",
             decode_threads=_int("IMG2VID_DECODE_THREADS", d.decode_threads),

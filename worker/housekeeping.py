@@ -35,6 +35,24 @@ def reap(store: JobStore, max_deaths: int, enqueue) -> dict[str, str]:
     return outcomes
 
 
+# kombu's Redis transport keeps a queue's messages in one list per priority step:
+# the queue's own name (priority 0), then name + "\x06\x16" + step for steps 3, 6, 9.
+_PRIORITY_LISTS = ("", "\x06\x163", "\x06\x166", "\x06\x169")
+
+
+def resend_lost(store: JobStore, queue: str, older_than: float, enqueue) -> list[str]:
+    """Send again the jobs queued for longer than ``older_than`` seconds while the broker
+    holds no message at all: their message never arrived (the web process died between
+    storing the job and sending it). A duplicate, should there be one, does nothing."""
+    if any(store.r.llen(queue + suffix) for suffix in _PRIORITY_LISTS):
+        return []
+    lost = store.r.zrangebyscore(store.k_queue, "-inf", time.time() - older_than)
+    for job_id in lost:
+        log.warning("job %s was queued with no message; sending it again", job_id)
+        enqueue(job_id)
+    return lost
+
+
 def sweep(store: JobStore, volume: Volume, retention_seconds: int) -> int:
     """Remove finished jobs older than the retention, with their files, and job folders
     that no record owns any more (a web process that died mid-upload). Returns how many
@@ -100,6 +118,7 @@ class Housekeeping(threading.Thread):
                 # One worker at a time reaps and sweeps; the locks expire by themselves.
                 if store.r.set(f"{store.p}reap-lock", self.hostname, nx=True, px=max(100, int(beat * 900))):
                     reap(store, rt.settings.max_worker_deaths, enqueue)
+                    resend_lost(store, rt.settings.queue, rt.settings.resend_after_seconds, enqueue)
                 if time.time() - last_sweep > SWEEP_SECONDS and store.r.set(f"{store.p}sweep-lock", self.hostname, nx=True, ex=SWEEP_SECONDS):
                     last_sweep = time.time()
                     sweep(store, rt.volume, rt.settings.retention_seconds)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from celery import Celery
 
-from img2vid.jobstore import JobStore
+from img2vid.jobstore import JobRecord, JobStore, new_job_id
 from img2vid.stack import Stack, wait_until
 from servicetools import HEAVY_CODEC, Service, forget_keys, heavy_folder, input_folder
 from videotools import read_back
@@ -56,6 +56,7 @@ def start_system(tmp_path: Path, redis_url: str, prefix: str, workers: int, stac
     stack.env.update({
         "REDIS_URL": redis_url, "DATA_DIR": str(tmp_path), "IMG2VID_KEY_PREFIX": prefix,
         "IMG2VID_QUEUE": f"q-{prefix}", "IMG2VID_LEASE_SECONDS": str(LEASE), "IMG2VID_HEARTBEAT_SECONDS": "0.5",
+        "IMG2VID_RESEND_AFTER_SECONDS": "3",
     })
     for i in range(workers):
         stack.start_worker(f"w{i + 1}")
@@ -223,3 +224,17 @@ def test_a_job_taken_back_starts_before_the_jobs_queued_after_it(tmp_path):
     finally:
         cluster.stack.stop()
         forget_keys(cluster.store.r, prefix)
+
+
+def test_a_queued_job_whose_message_never_arrived_is_sent_again(cluster):
+    # given a job stored as queued whose message was never sent (the web process died
+    # between the two)
+    rel = input_folder(cluster, 3)
+    job_id = new_job_id()
+    cluster.store.create_many([JobRecord(
+        id=job_id, state="queued", spec={"source": {"dir": rel}, "fps": 5.0, "codec": "mp4v", "fit": "contain"},
+        source=str(cluster.inputs / rel), created_at=time.time(), frames_total=3)])
+    # then the workers notice an old queued job with no message, and it runs, once
+    done = cluster.wait_state(job_id, "succeeded", "failed", timeout=30)
+    assert done["state"] == "succeeded"
+    assert len(cluster.starts(job_id)) == 1
