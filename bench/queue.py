@@ -204,8 +204,6 @@ def measure_get(url: str, job_id: str, duration: int, web_workers: int) -> list[
     ]
 
 
-# --- report ------------------------------------------------------------------------------------
-
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tiny", type=int, default=100, help="tiny jobs to time (default 100)")

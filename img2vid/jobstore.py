@@ -12,7 +12,7 @@ import json
 import secrets
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -37,18 +37,14 @@ class JobRecord:
     frames_total: int = 0
     frames_done: int = 0
     attempts: int = 0
-    deaths: int = 0  # runs that ended because their worker was lost
-    worker: str | None = None
     started_at: float | None = None
     finished_at: float | None = None
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
-    cancel_requested: bool = False
     upload: bool = False
     # Filled in by the store when read for display.
     queue_position: int | None = None
     eta_seconds: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_hash(cls, h: dict[str, str]) -> "JobRecord":
@@ -65,13 +61,10 @@ class JobRecord:
             frames_total=int(h.get("frames_total") or 0),
             frames_done=int(h.get("frames_done") or 0),
             attempts=int(h.get("attempts") or 0),
-            deaths=int(h.get("deaths") or 0),
-            worker=h.get("worker"),
             started_at=f("started_at"),
             finished_at=f("finished_at"),
             result=json.loads(h["result"]) if h.get("result") else None,
             error=json.loads(h["error"]) if h.get("error") else None,
-            cancel_requested=h.get("cancel") == "1",
             upload=h.get("upload") == "1",
         )
 

@@ -71,11 +71,11 @@ def _discard(svc: Services, rec: JobRecord) -> None:
         svc.store.delete(rec.id)
     except Exception:  # Redis is what failed; the record is harmless without a task
         pass
-    if rec.upload:
-        shutil.rmtree(rec.source, ignore_errors=True)
+    discard_unqueued(svc, rec)
 
 
 def discard_unqueued(svc: Services, rec: JobRecord) -> None:
+    """Remove the frames uploaded for a job that was never stored."""
     if rec.upload:
         shutil.rmtree(rec.source, ignore_errors=True)
 
