@@ -69,6 +69,9 @@ class Settings:
     production: bool = False
     # 0 means one decode thread per core.
     decode_threads: int = 0
+    # Jobs one worker runs at once. One, so that `--scale worker=N` means N jobs at once,
+    # each with every core's decode thread; `celery worker --concurrency` overrides it.
+    worker_concurrency: int = 1
 
     def __post_init__(self) -> None:
         # The Celery queue is a Redis key too; inside the store's prefix it could be
@@ -99,4 +102,5 @@ class Settings:
             secret_key=_str("SECRET_KEY", ""),
             production=_str("IMG2VID_ENV", "development").lower() == "production",
             decode_threads=_int("IMG2VID_DECODE_THREADS", d.decode_threads),
+            worker_concurrency=_int("IMG2VID_WORKER_CONCURRENCY", d.worker_concurrency),
         )

@@ -23,6 +23,7 @@ def make_celery(settings: Settings | None = None) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
+        worker_concurrency=s.worker_concurrency,
         task_time_limit=s.task_time_limit,
         broker_connection_retry_on_startup=True,
         broker_transport_options={"socket_connect_timeout": 2},

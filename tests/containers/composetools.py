@@ -1,0 +1,103 @@
+"""Driving the real compose file: the `docker compose` (v2) or `docker-compose` (v1)
+command, HTTP through the published port, and redis-cli inside the redis container."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from img2vid.stack import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+# REDIS_PASSWORD for the test stacks; compose passes it to redis, web and worker.
+PASSWORD = "compose-test-password"
+
+
+def docker_missing() -> str | None:
+    """Why the container tests cannot run here, or None when they can."""
+    if shutil.which("docker") is None:
+        return "no docker command (run ../shared/bin/docker-offline-setup, or install Docker)"
+    info = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"],
+                          capture_output=True, text=True, timeout=30)
+    if info.returncode != 0:
+        return f"no Docker engine answers: {info.stderr.strip().splitlines()[-1:] or info.returncode}"
+    if subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=30).returncode != 0:
+        return "no Compose v2 plugin (`docker compose`)"
+    return None
+
+
+@dataclass
+class Compose:
+    """One compose project made from the repository's docker-compose.yml."""
+
+    command: list[str]  # ["docker", "compose"] or ["docker-compose"]
+    project: str
+    port: int
+    inputs: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def run(self, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
+        argv = [*self.command, "--project-name", self.project, "--file", str(COMPOSE_FILE),
+                "--project-directory", str(ROOT), *args]
+        env = {**os.environ, "IMG2VID_PORT": str(self.port), "IMG2VID_INPUTS": str(self.inputs),
+               "REDIS_PASSWORD": PASSWORD, "COMPOSE_DOCKER_CLI_BUILD": "1", "DOCKER_BUILDKIT": "1", **self.env}
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
+        if check and done.returncode != 0:
+            raise AssertionError(f"{' '.join(argv)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+        return done
+
+    def containers(self, service: str) -> list[str]:
+        """Ids of the service's running containers."""
+        return self.run("ps", "-q", service).stdout.split()
+
+    def redis_cli(self, *args: str) -> str:
+        return self.run("exec", "-T", "redis", "redis-cli", "--no-auth-warning", "-a", PASSWORD, *args).stdout.strip()
+
+    def health(self, container: str) -> str:
+        return subprocess.run(["docker", "inspect", "--format", "{{.State.Health.Status}}", container],
+                              capture_output=True, text=True, timeout=30).stdout.strip()
+
+    def request(self, method: str, path: str, body=None, raw: bytes | None = None, headers=None):
+        """(status, parsed JSON or bytes) of one HTTP request through the published port."""
+        hdrs = dict(headers or {})
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+            hdrs["Content-Type"] = "application/json"
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=hdrs)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                status, ctype, payload = r.status, r.headers.get("Content-Type", ""), r.read()
+        except urllib.error.HTTPError as e:
+            status, ctype, payload = e.code, e.headers.get("Content-Type", ""), e.read()
+        return status, json.loads(payload) if ctype.startswith("application/json") else payload
+
+    def readyz(self) -> dict:
+        try:
+            return self.request("GET", "/readyz")[1]
+        except OSError:
+            return {}
+
+    def wait_ready(self, workers: int, timeout: float = 180) -> None:
+        wait_until(lambda: (r := self.readyz()).get("redis") and r.get("workers", 0) >= workers, timeout,
+                   f"web on port {self.port} to see redis and {workers} worker(s)", step=0.5)
+
+    def job(self, job_id: str) -> dict:
+        status, job = self.request("GET", f"/api/v1/jobs/{job_id}")
+        assert status == 200, job
+        return job
+
+    def wait_state(self, job_id: str, *states: str, timeout: float = 120) -> dict:
+        return wait_until(lambda: (j := self.job(job_id))["state"] in states and j, timeout,
+                          f"job {job_id} to reach {states}", step=0.25)

