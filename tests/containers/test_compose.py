@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -47,7 +48,8 @@ def inputs():
 @pytest.fixture(scope="module")
 def stack(inputs):
     _require_docker()
-    compose = Compose(["docker", "compose"], f"img2vid-test-{uuid.uuid4().hex[:8]}", free_port(), inputs)
+    compose = Compose(["docker", "compose"], f"img2vid-test-{uuid.uuid4().hex[:8]}", free_port(), inputs,
+                      env={"FLOWER_PORT": str(free_port())})
     compose.run("build", "web", "worker", timeout=1800)
     try:
         compose.run("up", "--detach", "--scale", "worker=2")
@@ -57,7 +59,7 @@ def stack(inputs):
         logs = compose.run("logs", "--no-color", check=False).stdout
         Path("test-artifacts").mkdir(exist_ok=True)
         Path(f"test-artifacts/{compose.project}.log").write_text(logs)
-        compose.run("down", "--volumes", "--timeout", "30", check=False)
+        compose.run("--profile", "monitoring", "down", "--volumes", "--timeout", "30", check=False)
 
 
 def _folder_job(stack: Compose, frames: int, **spec) -> str:
@@ -158,6 +160,51 @@ def test_a_job_survives_docker_kill_of_the_worker_container_running_it(stack, tm
     # and the killed worker comes back (restart: unless-stopped) or the stack is restored
     stack.run("up", "--detach", "--scale", "worker=2", "--no-recreate")
     stack.wait_ready(workers=2)
+
+
+@needs_ffprobe
+def test_docker_stop_hands_the_running_job_back_and_the_worker_exits_in_its_grace_period(stack, tmp_path):
+    # given a job being encoded
+    rel = _heavy_folder(stack, 150)
+    status, job = stack.request("POST", "/api/v1/jobs", body={"source": {"dir": rel}, "fps": 25, "codec": "h264"})
+    assert status == 202, job
+    job_id = job["id"]
+    wait_until(lambda: stack.job(job_id)["progress"]["frames_done"] > 0, 120, "the job to be encoding", step=0.2)
+    victim = stack.redis_cli("HGET", f"img2vid:job:{job_id}", "worker").split("@", 1)[1]
+
+    # when its container is stopped as `docker compose stop` or `down` would (SIGTERM)
+    subprocess.run(["docker", "stop", "--time", "30", victim], check=True, capture_output=True, timeout=60)
+
+    # then the worker gave the job back and exited by itself, not killed at the grace
+    # period's end (exit status 0, not 137)
+    status = subprocess.run(["docker", "inspect", "--format", "{{.State.ExitCode}}", victim],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    assert status == "0"
+    runs = [json.loads(line) for line in stack.redis_cli("LRANGE", f"img2vid:runs:{job_id}", "0", "-1").splitlines()]
+    assert runs[1]["ev"] == "end" and runs[1]["outcome"] == "handed_back", runs
+    # and the other worker finishes it, whole
+    done = stack.wait_state(job_id, "succeeded", "failed", timeout=240)
+    assert done["state"] == "succeeded", done["error"]
+    status, video = stack.request("GET", done["result"]["video_url"])
+    assert status == 200 and _frames_in_video(video, tmp_path) == 150
+    stack.run("up", "--detach", "--scale", "worker=2", "--no-recreate")
+    stack.wait_ready(workers=2)
+
+
+def test_flower_in_the_monitoring_profile_sees_the_workers(stack):
+    # given the stack, when the optional monitoring profile is brought up
+    stack.run("--profile", "monitoring", "up", "--detach", "flower", timeout=1800)
+
+    # then Flower answers on its port (this machine only) and lists both workers
+    flower = f"http://127.0.0.1:{stack.env['FLOWER_PORT']}"
+    workers = {c[:12] for c in stack.containers("worker")}
+
+    def listed():
+        with urllib.request.urlopen(f"{flower}/workers", timeout=5) as r:
+            page = r.read().decode()
+        return all(f"celery@{w}" in page for w in workers)
+
+    wait_until(listed, 120, "Flower to list the workers", step=1)
 
 
 def test_queued_jobs_survive_a_restart_of_redis(stack):
