@@ -193,7 +193,7 @@ def test_docker_stop_hands_the_running_job_back_and_the_worker_exits_in_its_grac
 
 def test_flower_in_the_monitoring_profile_sees_the_workers(stack):
     # given the stack, when the optional monitoring profile is brought up
-    stack.run("--profile", "monitoring", "up", "--detach", "flower", timeout=1800)
+    stack.run("--profile", "monitoring", "up", "--detach", "--build", "flower", timeout=1800)
 
     # then Flower answers on its port (this machine only) and lists both workers
     flower = f"http://127.0.0.1:{stack.env['FLOWER_PORT']}"
