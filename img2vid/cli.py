@@ -69,13 +69,14 @@ def _parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser(
         "up",
-        help="run the whole system here (Redis, workers, web) until Ctrl-C",
-        description="Start Redis (a private redis-server unless REDIS_URL is set), Celery workers and the web "
-        "server as local processes, without Docker; Ctrl-C or SIGTERM stops them all.",
+        help="run the whole system here (Valkey, workers, web) until Ctrl-C",
+        description="Start an embedded Valkey (its data under DIR/.valkey; the Redis at REDIS_URL instead when "
+        "that is set), Celery workers and the web server as local processes under supervisord, without Docker; "
+        "Ctrl-C or SIGTERM stops them all.",
     )
     up.add_argument("--workers", type=int, default=1, metavar="N", help="Celery worker processes (default 1)")
     up.add_argument("--port", type=int, default=8000, help="the web server's port on 127.0.0.1 (default 8000)")
-    up.add_argument("--data", metavar="DIR", help="the data folder: inputs/, uploads/, outputs/, logs/ "
+    up.add_argument("--data", metavar="DIR", help="the data folder: inputs/, uploads/, outputs/, logs/, .valkey/ "
                     "(default: $DATA_DIR, else ./data)")
     return parser
 
