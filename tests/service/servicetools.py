@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 import uuid
@@ -55,6 +57,21 @@ class Service:
     def wait_state(self, job_id: str, *states: str, timeout: float = 60) -> dict:
         return wait_until(lambda: (j := self.get_job(job_id))["state"] in states and j, timeout,
                           f"job {job_id} to reach {states}")
+
+
+def img2vid(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 90) -> subprocess.CompletedProcess:
+    """Run the command line as a user does: a process of its own, output captured."""
+    return subprocess.run([sys.executable, "-m", "img2vid", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd, env=env)
+
+
+def one_error_line(run: subprocess.CompletedProcess, code: str) -> str:
+    """The one line a failed command printed; asserts exit 1 and the code it ends with."""
+    assert run.returncode == 1, (run.stdout, run.stderr)
+    lines = run.stderr.splitlines()
+    assert len(lines) == 1, run.stderr
+    assert lines[0].startswith("img2vid: error: ") and lines[0].endswith(f"[{code}]"), lines[0]
+    return lines[0]
 
 
 def forget_keys(client, prefix: str) -> None:

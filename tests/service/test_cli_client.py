@@ -1,43 +1,26 @@
-"""`img2vid submit`, `status` and `up` as a user runs them: real processes against the
-real service (gunicorn, a Celery worker, Redis), their exit codes and their output."""
+"""`img2vid submit` and `status` as a user runs them: real processes against the real
+service (gunicorn, a Celery worker, Redis), their exit codes and their output. `up` has
+tests of its own (test_up.py)."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
-import urllib.request
 import uuid
-from pathlib import Path
 
 import cv2
 import numpy as np
-import psutil
 import pytest
 
-from img2vid.stack import free_port, wait_until
-from servicetools import frames_in, input_folder
+from img2vid.stack import free_port
+from servicetools import img2vid, input_folder, one_error_line
 from terminal import run_on_terminal
 from videotools import read_back
 
 SUMMARY = re.compile(r"^(\d+) frames, (\d+)x(\d+), ([\d.]+) fps, (\w+), [\d.]+ s, [\d.]+ frames/s -> (.+)$")
 JOB_ID = re.compile(r"^[0-9a-f]{16,24}$")
-
-
-def img2vid(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 90) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "img2vid", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd, env=env)
-
-
-def one_error_line(run: subprocess.CompletedProcess, code: str) -> str:
-    assert run.returncode == 1, (run.stdout, run.stderr)
-    lines = run.stderr.splitlines()
-    assert len(lines) == 1, run.stderr
-    assert lines[0].startswith("img2vid: error: ") and lines[0].endswith(f"[{code}]"), lines[0]
-    return lines[0]
 
 
 @pytest.fixture
@@ -215,74 +198,3 @@ def test_status_of_a_failed_job_shows_its_error(service, make_frames):
 def test_status_of_an_unknown_job_is_the_servers_404(service):
     run = img2vid("status", "0123456789abcdef", "--server", service.url)
     assert "0123456789abcdef" in one_error_line(run, "job_not_found")
-
-
-# --- up -------------------------------------------------------------------------------
-
-def _readyz(url: str) -> bool:
-    with urllib.request.urlopen(f"{url}/readyz", timeout=1) as r:
-        return r.status == 200
-
-
-def test_up_runs_the_whole_system_and_sigterm_stops_all_of_it(make_frames, tmp_path):
-    # given no REDIS_URL (so a private redis-server) and a queue of its own
-    port, data = free_port(), tmp_path / "data"
-    prefix = f"img2vid-up-test-{uuid.uuid4().hex[:8]}:"
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATA_DIR")}
-    env.update(IMG2VID_KEY_PREFIX=prefix, IMG2VID_QUEUE=f"q-{prefix}")
-    up = subprocess.Popen([sys.executable, "-m", "img2vid", "up", "--port", str(port), "--data", str(data)],
-                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
-    children: list[psutil.Process] = []
-    try:
-        # when it is ready
-        wait_until(lambda: up.poll() is not None or _readyz(url), 60, "img2vid up to be ready")
-        assert up.poll() is None, up.communicate()
-        children = psutil.Process(up.pid).children(recursive=True)
-        commands = " ".join(" ".join(c.cmdline()) for c in children)
-        assert "redis-server" in commands and "celery" in commands and "gunicorn" in commands
-        groups = {os.getpgid(c.pid) for c in children}
-
-        # then a job goes through it, frames read from DIR/inputs
-        frames_in(data / "inputs" / "clip", 4)
-        run = img2vid("submit", "--remote", "clip", "--server", url, "--wait", "-o", str(tmp_path / "up.mp4"))
-        assert run.returncode == 0, run.stderr
-        assert len(read_back(tmp_path / "up.mp4")) == 4
-        assert (data / ".redis").is_dir() and (data / "logs" / "worker1.log").is_file()
-
-        # and SIGTERM stops everything it started, and it exits 0
-        up.send_signal(signal.SIGTERM)
-        stdout, stderr = up.communicate(timeout=60)
-        assert up.returncode == 0, stderr
-        assert f"listening on {url}" in stdout and str(data) in stdout
-        _, alive = psutil.wait_procs(children, timeout=20)
-        assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
-        left = [p for p in psutil.process_iter(["pid", "status"])
-                if _pgid(p.pid) in groups and p.info["status"] != psutil.STATUS_ZOMBIE]
-        assert not left, [p.cmdline() for p in left]
-    finally:
-        if up.poll() is None:
-            up.kill()
-            up.wait()
-        for c in children:
-            try:
-                c.kill()
-            except psutil.NoSuchProcess:
-                pass
-
-
-def _pgid(pid: int) -> int | None:
-    try:
-        return os.getpgid(pid)
-    except ProcessLookupError:
-        return None
-
-
-def test_up_refuses_a_port_that_is_taken(tmp_path):
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        s.listen()
-        run = img2vid("up", "--port", str(s.getsockname()[1]), "--data", str(tmp_path / "data"))
-    assert "--port" in one_error_line(run, "port_in_use")
