@@ -59,7 +59,12 @@ def stack(inputs):
         logs = compose.run("logs", "--no-color", check=False).stdout
         Path("test-artifacts").mkdir(exist_ok=True)
         Path(f"test-artifacts/{compose.project}.log").write_text(logs)
-        compose.run("--profile", "monitoring", "down", "--volumes", "--timeout", "30", check=False)
+        compose.run("--profile", "monitoring", "down", "--volumes", "--timeout", "30")
+        # down -v leaves none of the project's volumes behind
+        left = subprocess.run(["docker", "volume", "ls", "--quiet", "--filter",
+                               f"label=com.docker.compose.project={compose.project}"],
+                              capture_output=True, text=True, check=True).stdout.split()
+        assert not left, left
 
 
 def _folder_job(stack: Compose, frames: int, **spec) -> str:
@@ -134,61 +139,75 @@ def test_an_upload_job_through_the_published_port_gives_a_whole_video(stack, tmp
     assert status == 200 and poster[:2] == b"\xff\xd8"
 
 
-@needs_ffprobe
-def test_a_job_survives_docker_kill_of_the_worker_container_running_it(stack, tmp_path):
-    # given a job long enough to be caught running, on a folder bound read-only into /data/inputs
-    rel = _heavy_folder(stack, 150)
+HEAVY_FRAMES = 150
+
+
+def _job_being_encoded(stack: Compose) -> tuple[str, str]:
+    """(job id, id of the container running it) for a job of 1080p frames caught while
+    it encodes, on a folder bound read-only into /data/inputs."""
+    rel = _heavy_folder(stack, HEAVY_FRAMES)
     status, job = stack.request("POST", "/api/v1/jobs", body={"source": {"dir": rel}, "fps": 25, "codec": "h264"})
     assert status == 202, job
     job_id = job["id"]
     wait_until(lambda: stack.job(job_id)["progress"]["frames_done"] > 0, 120, "the job to be encoding", step=0.2)
-
-    # when the container whose worker holds it is killed outright
     worker = stack.redis_cli("HGET", f"img2vid:job:{job_id}", "worker")  # celery@<container hostname>
-    victim = worker.split("@", 1)[1]
-    assert any(c.startswith(victim) for c in stack.containers("worker")), (worker, stack.containers("worker"))
-    subprocess.run(["docker", "kill", victim], check=True, capture_output=True, timeout=60)
+    container = worker.split("@", 1)[1]
+    assert any(c.startswith(container) for c in stack.containers("worker")), (worker, stack.containers("worker"))
+    return job_id, container
 
-    # then the job still succeeds, once, with every frame
+
+def _runs(stack: Compose, job_id: str) -> list[dict]:
+    """The job's run log: every start and end, with its outcome."""
+    return [json.loads(line) for line in stack.redis_cli("LRANGE", f"img2vid:runs:{job_id}", "0", "-1").splitlines()]
+
+
+def _assert_whole_video(stack: Compose, job_id: str, tmp_path: Path) -> dict:
     done = stack.wait_state(job_id, "succeeded", "failed", timeout=240)
     assert done["state"] == "succeeded", done["error"]
-    assert done["attempts"] >= 2
-    runs = [json.loads(line) for line in stack.redis_cli("LRANGE", f"img2vid:runs:{job_id}", "0", "-1").splitlines()]
-    assert sum(1 for r in runs if r.get("outcome") == "succeeded") == 1, runs
     status, video = stack.request("GET", done["result"]["video_url"])
-    assert status == 200 and _frames_in_video(video, tmp_path) == 150
-    # and the stack is whole again (Docker does not restart a container stopped by docker kill)
+    assert status == 200 and _frames_in_video(video, tmp_path) == HEAVY_FRAMES
+    return done
+
+
+def _restore_workers(stack: Compose) -> None:
+    # Docker restarts neither a killed nor a stopped container (both count as by hand).
     stack.run("up", "--detach", "--scale", "worker=2", "--no-recreate")
     stack.wait_ready(workers=2)
+
+
+@needs_ffprobe
+def test_a_job_survives_docker_kill_of_the_worker_container_running_it(stack, tmp_path):
+    # given a job being encoded
+    job_id, container = _job_being_encoded(stack)
+
+    # when the container running it is killed outright
+    subprocess.run(["docker", "kill", container], check=True, capture_output=True, timeout=60)
+
+    # then the other worker finishes it, once, with every frame
+    done = _assert_whole_video(stack, job_id, tmp_path)
+    assert done["attempts"] >= 2
+    assert sum(1 for r in _runs(stack, job_id) if r.get("outcome") == "succeeded") == 1
+    _restore_workers(stack)
 
 
 @needs_ffprobe
 def test_docker_stop_hands_the_running_job_back_and_the_worker_exits_in_its_grace_period(stack, tmp_path):
     # given a job being encoded
-    rel = _heavy_folder(stack, 150)
-    status, job = stack.request("POST", "/api/v1/jobs", body={"source": {"dir": rel}, "fps": 25, "codec": "h264"})
-    assert status == 202, job
-    job_id = job["id"]
-    wait_until(lambda: stack.job(job_id)["progress"]["frames_done"] > 0, 120, "the job to be encoding", step=0.2)
-    victim = stack.redis_cli("HGET", f"img2vid:job:{job_id}", "worker").split("@", 1)[1]
+    job_id, container = _job_being_encoded(stack)
 
     # when its container is stopped as `docker compose stop` or `down` would (SIGTERM)
-    subprocess.run(["docker", "stop", "--time", "30", victim], check=True, capture_output=True, timeout=60)
+    subprocess.run(["docker", "stop", "--time", "30", container], check=True, capture_output=True, timeout=60)
 
     # then the worker gave the job back and exited by itself, not killed at the grace
     # period's end (exit status 0, not 137)
-    status = subprocess.run(["docker", "inspect", "--format", "{{.State.ExitCode}}", victim],
+    status = subprocess.run(["docker", "inspect", "--format", "{{.State.ExitCode}}", container],
                             capture_output=True, text=True, check=True).stdout.strip()
     assert status == "0"
-    runs = [json.loads(line) for line in stack.redis_cli("LRANGE", f"img2vid:runs:{job_id}", "0", "-1").splitlines()]
-    assert runs[1]["ev"] == "end" and runs[1]["outcome"] == "handed_back", runs
+    first_end = _runs(stack, job_id)[1]
+    assert first_end["ev"] == "end" and first_end["outcome"] == "handed_back", first_end
     # and the other worker finishes it, whole
-    done = stack.wait_state(job_id, "succeeded", "failed", timeout=240)
-    assert done["state"] == "succeeded", done["error"]
-    status, video = stack.request("GET", done["result"]["video_url"])
-    assert status == 200 and _frames_in_video(video, tmp_path) == 150
-    stack.run("up", "--detach", "--scale", "worker=2", "--no-recreate")
-    stack.wait_ready(workers=2)
+    _assert_whole_video(stack, job_id, tmp_path)
+    _restore_workers(stack)
 
 
 def test_flower_in_the_monitoring_profile_sees_the_workers(stack):
