@@ -115,6 +115,7 @@ def test_cancel_a_queued_job_means_it_never_starts(service):
     busy = slow_job(service)
     service.wait_state(busy["id"], "running")
     _, _, queued = service.request("POST", "/api/v1/jobs", {"source": {"dir": input_folder(service, 3)}})
+    assert queued["queue_position"] == 0  # the creating answer says so already
     assert service.get_job(queued["id"])["queue_position"] == 0
     # when the queued one is cancelled, it is cancelled at once
     status, _, body = service.request("POST", f"/api/v1/jobs/{queued['id']}/cancel")

@@ -110,7 +110,8 @@ def create_job_from_request():
         if key:
             svc.store.release_idempotency_key(key)
         raise
-    return _created(rec)
+    # Read back once queued, so that the answer already says where in the queue it is.
+    return _created(_get(rec.id, with_eta=True))
 
 
 def _replay(key: str, held: tuple[str, str], fp: str):
