@@ -17,7 +17,7 @@ from typing import Any
 
 import redis
 
-from . import store_scripts
+from . import jobmetrics, store_scripts
 from .errors import UnavailableError
 from .eta import fill_eta
 from .models import FINISHED, STATES
@@ -120,6 +120,10 @@ class JobStore:
     def k_rate(self) -> str:
         return f"{self.p}rate"
 
+    @property
+    def k_metrics(self) -> str:
+        return f"{self.p}metrics"
+
     def k_runs(self, job_id: str) -> str:
         return f"{self.p}runs:{job_id}"
 
@@ -127,7 +131,7 @@ class JobStore:
         return f"{self.p}draining:{worker}"
 
     def _keys(self, job_id: str) -> list[str]:
-        return [self.k_job(job_id), self.k_queue, self.k_state(), self.k_finished, self.k_runs(job_id)]
+        return [self.k_job(job_id), self.k_queue, self.k_state(), self.k_finished, self.k_runs(job_id), self.k_metrics]
 
     # --- writing ------------------------------------------------------------------
     def create_many(self, records: list[JobRecord]) -> None:
@@ -143,6 +147,7 @@ class JobStore:
                 pipe.zadd(self.k_all, {rec.id: rec.created_at})
                 pipe.zadd(self.k_state("queued"), {rec.id: rec.created_at})
                 pipe.zadd(self.k_queue, {rec.id: rec.created_at})
+            pipe.hincrby(self.k_metrics, "submitted", len(records))
             pipe.execute()
 
     def start(self, job_id: str, token: str, worker: str, pid: int, lease_seconds: float) -> JobRecord | None:
@@ -158,12 +163,14 @@ class JobStore:
         self._progress(keys=[self.k_job(job_id)], args=[done, total, token])
 
     def finish(self, job_id: str, state: str, *, token: str = "", result: dict | None = None,
-               error: dict | None = None) -> bool:
+               error: dict | None = None, timing: tuple[float, float] | None = None) -> bool:
         """Record the outcome of run ``token`` (refused if the lease is not its own), or
-        cancel a queued job (no token)."""
+        cancel a queued job (no token). ``timing`` (encode seconds, frames/s) of a
+        succeeded run goes into the metrics' histograms in the same step."""
         assert state in FINISHED
+        observed = jobmetrics.observation_args(*timing) if timing and state == "succeeded" else []
         ok = self._finish(keys=self._keys(job_id), args=[
-            job_id, state, json.dumps(result) if result else "", json.dumps(error) if error else "", token])
+            job_id, state, json.dumps(result) if result else "", json.dumps(error) if error else "", token, *observed])
         return ok == 1
 
     def hand_back(self, job_id: str, token: str) -> bool:
@@ -306,3 +313,5 @@ class JobStore:
             yield
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise UnavailableError(f"the job store (Redis) cannot be reached: {exc}") from exc
+
+    guard = _guard  # for readers of the store's keys that live beside it (jobmetrics)

@@ -1,7 +1,9 @@
 """The job store's state changes, each one Lua script so that it is atomic in Redis.
 
 Keys, in order: KEYS[1] the job hash, KEYS[2] the queue sorted set, KEYS[3] the prefix
-of the per-state sorted sets, KEYS[4] the finished sorted set, KEYS[5] the job's run log.
+of the per-state sorted sets, KEYS[4] the finished sorted set, KEYS[5] the job's run log,
+KEYS[6] the metrics hash (jobmetrics.py): each script counts the change it makes, so the
+counters can never disagree with the states.
 Times come from Redis's own clock (TIME), so workers on machines whose clocks disagree
 still agree on when a lease ends.
 
@@ -24,12 +26,21 @@ end
 local function log(event)
   redis.call('RPUSH', KEYS[5], cjson.encode(event))
 end
+local function count(field)
+  redis.call('HINCRBY', KEYS[6], field, 1)
+end
+local function observe(name, value, bucket)
+  redis.call('HINCRBY', KEYS[6], name .. '_bucket:' .. bucket, 1)
+  redis.call('HINCRBY', KEYS[6], name .. '_count', 1)
+  redis.call('HINCRBYFLOAT', KEYS[6], name .. '_sum', value)
+end
 local function finish(id, from, state, result, error, token, outcome)
   local t = now()
   redis.call('HSET', KEYS[1], 'state', state, 'finished_at', tostring(t), 'result', result, 'error', error)
   redis.call('HDEL', KEYS[1], 'cancel', 'lease', 'lease_until')
   move(id, from, state)
   redis.call('ZADD', KEYS[4], t, id)
+  count('finished:' .. state)
   if token ~= '' then log({ev='end', token=token, t=t, outcome=outcome}) end
 end
 """
@@ -45,6 +56,7 @@ redis.call('HSET', KEYS[1], 'state', 'running', 'started_at', tostring(t), 'work
            'lease', ARGV[2], 'lease_until', tostring(t + tonumber(ARGV[5])), 'frames_done', 0)
 move(ARGV[1], 'queued', 'running')
 log({ev='start', token=ARGV[2], worker=ARGV[3], pid=tonumber(ARGV[4]), attempt=attempt, t=t})
+count('started')
 return 1
 """
 
@@ -57,13 +69,19 @@ redis.call('HSET', KEYS[1], 'lease_until', tostring(now() + tonumber(ARGV[2])))
 return 1
 """
 
-# ARGV: id, state, result json, error json, token.  A run finishes its own job (token);
-# a queued job may be finished as cancelled with no token.  -> 1 done, 0 refused, -1 unknown
+# ARGV: id, state, result json, error json, token, and for a succeeded run optionally
+# encode seconds, its bucket, frames/s, its bucket (jobmetrics.observation_args).
+# A run finishes its own job (token); a queued job may be finished as cancelled with no
+# token.  -> 1 done, 0 refused, -1 unknown
 FINISH = _COMMON + """
 local s = redis.call('HGET', KEYS[1], 'state')
 if not s then return -1 end
 if s == 'running' and redis.call('HGET', KEYS[1], 'lease') == ARGV[5] and ARGV[5] ~= '' then
   finish(ARGV[1], s, ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[2])
+  if ARGV[2] == 'succeeded' and ARGV[9] then
+    observe('encode_duration_seconds', ARGV[6], ARGV[7])
+    observe('encode_frames_per_second', ARGV[8], ARGV[9])
+  end
   return 1
 end
 if s == 'queued' and ARGV[2] == 'cancelled' and ARGV[5] == '' then
@@ -82,6 +100,7 @@ redis.call('HSET', KEYS[1], 'state', 'queued', 'frames_done', 0)
 redis.call('HDEL', KEYS[1], 'lease', 'lease_until')
 move(ARGV[1], 'running', 'queued')
 log({ev='end', token=ARGV[2], t=now(), outcome='handed_back'})
+count('requeued:handed_back')
 return 1
 """
 
@@ -108,6 +127,7 @@ end
 redis.call('HSET', KEYS[1], 'state', 'queued', 'frames_done', 0)
 redis.call('HDEL', KEYS[1], 'lease', 'lease_until')
 move(ARGV[1], 'running', 'queued')
+count('requeued:worker_lost')
 return 'requeued'
 """
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 
+from img2vid import jobmetrics
 from img2vid.errors import UnavailableError
 
+from .metrics import exposition
 from .services import services
 
 health = Blueprint("health", __name__)
@@ -30,13 +32,8 @@ def readyz():
 
 @health.get("/metrics")
 def metrics():
-    counts = services().store.counts()
-    lines = [
-        "# HELP img2vid_jobs Jobs held in the job store, by state.",
-        "# TYPE img2vid_jobs gauge",
-        *(f'img2vid_jobs{{state="{s}"}} {n}' for s, n in counts.items() if s != "workers"),
-        "# HELP img2vid_workers Workers that sent a heartbeat in the last 15 seconds.",
-        "# TYPE img2vid_workers gauge",
-        f"img2vid_workers {counts['workers']}",
-    ]
-    return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")
+    svc = services()
+    # Read before rendering, so a lost Redis is a 503 and never a half-written scrape.
+    snapshot = jobmetrics.read(svc.store, svc.settings.queue)
+    body, content_type = exposition(snapshot, request.headers.get("Accept"))
+    return Response(body, content_type=content_type)

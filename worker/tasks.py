@@ -94,7 +94,7 @@ def _encode(rt, job, run: Run) -> str:
         "fps": result.fps, "codec": result.codec, "bytes": result.bytes,
         "duration_seconds": round(result.duration_seconds, 3),
         "bad_frames": len(result.bad_frames),
-    })
+    }, timing=(result.seconds, result.frames_per_second))
     _best_effort(rt.store.record_rate, result.frames_per_second)
     return "succeeded"
 

@@ -48,6 +48,8 @@ def test_redis_down_gives_503_then_everything_resumes(private_service):
     assert "Redis" in body["error"]["message"]
     assert service.request("GET", f"/api/v1/jobs/{before['id']}")[0] == 503
     assert service.request("GET", "/readyz")[0] == 503
+    status, _, body = service.request("GET", "/metrics")
+    assert status == 503 and body["error"]["code"] == "redis_unavailable"
     assert service.request("GET", "/healthz")[0] == 200  # the web process itself is alive
 
     # when Redis comes back on the same port, with its append-only file
