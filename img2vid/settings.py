@@ -63,6 +63,15 @@ class Settings:
     # A job queued this long while the broker's queue is empty lost its message (the web
     # process died between storing the job and sending it): it is sent again.
     resend_after_seconds: float = 120.0
+    # One worker (whichever takes the Redis lock) sweeps expired jobs this often.
+    sweep_seconds: float = 60.0
+    # A job folder (uploads/ or outputs/) that no job record owns is removed once it has
+    # not changed for this long: an upload being saved touches its folder every file.
+    orphan_seconds: int = 3_600
+    # The jobs page warns when the data volume is fuller than this.
+    disk_low_percent: float = 90.0
+    # The web app's log level (the worker's is celery's --loglevel).
+    log_level: str = "INFO"
     # Signs the web pages' session cookie (CSRF tokens). Required in production; in
     # development one is made and kept in DATA_DIR/.secret_key.
     secret_key: str = ""
@@ -78,6 +87,8 @@ class Settings:
         # taken for one of the store's own keys.
         if self.queue.startswith(self.key_prefix):
             raise SystemExit(f"IMG2VID_QUEUE ({self.queue!r}) must not start with IMG2VID_KEY_PREFIX ({self.key_prefix!r})")
+        if self.sweep_seconds <= 0:
+            raise SystemExit(f"IMG2VID_SWEEP_SECONDS must be above 0, got {self.sweep_seconds!r}")
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -99,6 +110,10 @@ class Settings:
             heartbeat_seconds=_float("IMG2VID_HEARTBEAT_SECONDS", d.heartbeat_seconds),
             max_worker_deaths=_int("IMG2VID_MAX_WORKER_DEATHS", d.max_worker_deaths),
             resend_after_seconds=_float("IMG2VID_RESEND_AFTER_SECONDS", d.resend_after_seconds),
+            sweep_seconds=_float("IMG2VID_SWEEP_SECONDS", d.sweep_seconds),
+            orphan_seconds=_int("IMG2VID_ORPHAN_SECONDS", d.orphan_seconds),
+            disk_low_percent=_float("IMG2VID_DISK_LOW_PERCENT", d.disk_low_percent),
+            log_level=_str("IMG2VID_LOG_LEVEL", d.log_level).upper(),
             secret_key=_str("SECRET_KEY", ""),
             production=_str("IMG2VID_ENV", "development").lower() == "production",
             decode_threads=_int("IMG2VID_DECODE_THREADS", d.decode_threads),

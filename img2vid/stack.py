@@ -84,7 +84,8 @@ def redis_argv(port: int, data_dir: Path, *, appendonly: bool) -> list[str]:
 
 def worker_argv(name: str, queue: str, concurrency: int = 1, extra: list[str] | None = None) -> list[str]:
     return [
-        str(BIN / "celery"), "--app", "worker", "worker", "--loglevel", "INFO",
+        # --quiet: no start-up banner, so that every line of the log is JSON.
+        str(BIN / "celery"), "--quiet", "--app", "worker", "worker", "--loglevel", "INFO",
         "--concurrency", str(concurrency), "--hostname", f"{name}@%h", "--queues", queue,
         # Neighbour discovery costs a second at start and nothing here needs it.
         "--without-mingle", "--without-gossip",
@@ -98,6 +99,8 @@ def web_argv(port: int, workers: int = 2) -> list[str]:
     return [
         str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
         "--timeout", os.environ.get("WEB_TIMEOUT", "300"),
+        # gunicorn's own lines as JSON, like the app's (gunicorn.conf.py says the same).
+        "--logger-class", "web.gunicorn_logs.JsonLogger",
         "web:create_app()",
     ]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from img2vid import logs
 from img2vid.settings import Settings
 
 
@@ -15,10 +16,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .errors import register_error_handlers
     from .health import health
     from .pages import pages
+    from .request_log import init_app as log_requests
     from .secret import secret_key
     from .services import Services
 
     settings = settings or Settings.from_env()
+    logs.setup("web", settings.log_level)
     app = Flask(__name__)
     # Werkzeug refuses a larger body with 413 before any of it is stored.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
@@ -26,6 +29,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["img2vid"] = Services.create(settings)
     app.secret_key = secret_key(settings)
     app.config.update(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True)
+    log_requests(app)
     register_error_handlers(app)
     app.register_blueprint(health)
     app.register_blueprint(api, url_prefix="/api/v1")

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify
+import logging
+
+from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from img2vid import logs
 from img2vid.errors import FrameTooLargeError, Img2VidError, NoFramesError, ServiceError
+
+log = logging.getLogger(__name__)
 
 
 def error_response(status: int, code: str, message: str, path: str | None = None):
+    # Every error answer is one line too: what was refused and why (the client's own
+    # names at most; never a body).
+    logs.event(log, "request_rejected" if status < 500 else "request_failed",
+               f"{request.method} {request.path}: {status} {code}: {message}",
+               level=logging.INFO if status < 500 else logging.WARNING, status=status, code=code)
     body = {"code": code, "message": message}
     if path:
         body["path"] = path

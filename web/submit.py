@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from img2vid import logs
 from img2vid.discovery import discover
 from img2vid.errors import Img2VidError, JobStateError, TooLargeError
 from img2vid.jobstore import JobRecord, new_job_id
@@ -17,6 +19,7 @@ from img2vid.models import JobSpec
 
 from .services import Services
 
+log = logging.getLogger(__name__)
 
 def fingerprint(payload: object) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
@@ -58,12 +61,20 @@ def queue(svc: Services, records: list[JobRecord]) -> None:
     if not records:
         return
     svc.store.create_many(records)
+    for r in records:
+        logs.event(log, "job_created", f"job {r.id} created: {r.frames_total} frames, {r.spec.get('codec')}",
+                   job_id=r.id, source="upload" if r.upload else "folder", frames=r.frames_total,
+                   codec=r.spec.get("codec"), fps=r.spec.get("fps"))
     try:
         svc.enqueue([r.id for r in records])
-    except Img2VidError:
+    except Img2VidError as exc:
         for r in records:
             _discard(svc, r)
+            logs.event(log, "job_not_queued", f"job {r.id} removed again: {exc.message}", level=logging.WARNING,
+                       job_id=r.id, code=exc.code)
         raise
+    for r in records:
+        logs.event(log, "job_queued", f"job {r.id} queued", job_id=r.id)
 
 
 def _discard(svc: Services, rec: JobRecord) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from celery import Celery
-from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
+from celery.signals import celeryd_init, setup_logging, worker_ready, worker_shutdown, worker_shutting_down
 
 from img2vid.settings import Settings
 
@@ -34,6 +34,21 @@ def make_celery(settings: Settings | None = None) -> Celery:
 
 
 app = make_celery()
+
+
+@celeryd_init.connect
+def _json_logs_early(options=None, **_):
+    from .celery_logs import setup
+
+    setup((options or {}).get("loglevel"))
+
+
+@setup_logging.connect
+def _json_logs(loglevel=None, **_):
+    # Connected, so Celery configures no logging of its own (worker/celery_logs.py).
+    from .celery_logs import setup
+
+    setup(loglevel)
 
 
 @worker_ready.connect

@@ -52,7 +52,8 @@ class Run:
                     self._lost = True
                     return
             except redis.RedisError as exc:  # keep trying; should_stop fences if it lasts
-                log.warning("job %s: lease not renewed: %s", self.job_id, exc)
+                log.warning("job %s: lease not renewed: %s", self.job_id, exc,
+                            extra={"event": "lease_not_renewed", "job_id": self.job_id})
 
     def should_stop(self) -> bool:
         if self._lost or time.monotonic() - self._renewed > self.lease / 2:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import redis
 
+from img2vid import logs
 from img2vid.codecs import CODECS
 from img2vid.errors import CancelledError, Img2VidError
 from img2vid.models import JobSpec
@@ -39,14 +40,20 @@ def encode_job(self, job_id: str) -> str:
     run = Run(rt.store, job_id, worker, rt.settings.lease_seconds)
     # A message for a job that is finished, cancelled, or running under another run's
     # lease (a redelivered or duplicate message) finds it not queued and does nothing.
-    job = rt.store.start(job_id, run.token, worker, os.getpid(), rt.settings.lease_seconds)
-    if job is None:
-        return "skipped"
-    run.begin()
-    try:
-        return _encode(rt, job, run)
-    finally:
-        run.end()
+    with logs.job_context(job_id):
+        job = rt.store.start(job_id, run.token, worker, os.getpid(), rt.settings.lease_seconds)
+        if job is None:
+            logs.event(log, "job_message_skipped", f"job {job_id} is not queued (finished, cancelled, running "
+                       "elsewhere, or gone): its message does nothing", worker=worker)
+            return "skipped"
+        logs.event(log, "job_started", f"job {job_id} started (attempt {job.attempts}) on {worker}",
+                    attempt=job.attempts, worker=worker, frames=job.frames_total, codec=job.spec.get("codec"),
+                    source="upload" if job.upload else "folder")
+        run.begin()
+        try:
+            return _encode(rt, job, run)
+        finally:
+            run.end()
 
 
 def _encode(rt, job, run: Run) -> str:
@@ -73,29 +80,44 @@ def _encode(rt, job, run: Run) -> str:
         if run.reason == "hand_back":
             if rt.store.hand_back(job_id, run.token):
                 enqueue(job_id)
+                logs.event(log, "job_handed_back", f"job {job_id} handed back to the queue: its worker is stopping",
+                           worker=run.worker)
             return "handed back"
         if run.reason == "lease_lost":
+            logs.event(log, "job_lease_lost", f"job {job_id} stopped: its lease is no longer this run's",
+                       level=logging.WARNING, worker=run.worker)
             return "lease lost"  # the job is someone else's now: touch nothing
         shutil.rmtree(out_dir, ignore_errors=True)
-        _finish(job_id, "cancelled", run, error=exc.to_dict())
+        if _finish(job_id, "cancelled", run, error=exc.to_dict()):
+            logs.event(log, "job_cancelled", f"job {job_id} cancelled while running", worker=run.worker)
         return "cancelled"
     except Img2VidError as exc:
         shutil.rmtree(out_dir, ignore_errors=True)
-        _finish(job_id, "failed", run, error=_client_error(exc, Path(job.source)))
+        error = _client_error(exc, Path(job.source))
+        if _finish(job_id, "failed", run, error=error):
+            logs.event(log, "job_failed", f"job {job_id} failed: {error['message']}", level=logging.WARNING,
+                       code=error["code"], file=error.get("path"), worker=run.worker)
         return "failed"
     except Exception as exc:  # a bug, not bad input: log it whole, tell the client briefly
-        log.exception("job %s failed", job_id)
+        logs.event(log, "job_failed", f"job {job_id} failed unexpectedly: {exc}", level=logging.ERROR,
+                   exc_info=True, code="internal_error", worker=run.worker)
         shutil.rmtree(out_dir, ignore_errors=True)
         _finish(job_id, "failed", run, error={"code": "internal_error", "message": f"the encoder failed unexpectedly: {exc}"})
         return "failed"
 
-    _finish(job_id, "succeeded", run, result={
+    recorded = _finish(job_id, "succeeded", run, result={
         "video": result.video.name, "frames": result.frames, "width": result.width, "height": result.height,
         "fps": result.fps, "codec": result.codec, "bytes": result.bytes,
         "duration_seconds": round(result.duration_seconds, 3),
         "bad_frames": len(result.bad_frames),
     }, timing=(result.seconds, result.frames_per_second))
     _best_effort(rt.store.record_rate, result.frames_per_second)
+    if recorded:
+        logs.event(log, "job_succeeded", f"job {job_id} succeeded: {result.frames} frames in {result.seconds:.2f} s "
+                   f"({result.frames_per_second:.1f} frames/s), {result.bytes} bytes", worker=run.worker,
+                   frames=result.frames, seconds=round(result.seconds, 3), fps=round(result.frames_per_second, 1),
+                   bytes=result.bytes, codec=result.codec, width=result.width, height=result.height,
+                   video=result.video.name)
     return "succeeded"
 
 
@@ -115,16 +137,18 @@ def _client_error(exc: Img2VidError, source: Path) -> dict:
     return body
 
 
-def _finish(job_id: str, state: str, run: Run, **outcome) -> None:
+def _finish(job_id: str, state: str, run: Run, **outcome) -> bool:
     """Record the outcome under the run's lease; Redis may be restarting, so keep trying
-    while the lease can still be ours."""
+    while the lease can still be ours. False when the lease is no longer this run's."""
     store = runtime().store
     deadline = time.monotonic() + run.lease
     while True:
         try:
-            if not store.finish(job_id, state, token=run.token, **outcome):
-                log.warning("job %s: outcome %s not recorded, the lease is no longer this run's", job_id, state)
-            return
+            if store.finish(job_id, state, token=run.token, **outcome):
+                return True
+            logs.event(log, "job_outcome_refused", f"job {job_id}: outcome {state} not recorded, the lease is "
+                       "no longer this run's", level=logging.WARNING, state=state)
+            return False
         except redis.RedisError:
             if time.monotonic() > deadline:
                 raise

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 from pathlib import Path
 
 from flask import jsonify, request, send_file, url_for
 
+from img2vid import logs
 from img2vid.errors import (
     BadUploadError,
     IdempotencyKeyReusedError,
@@ -26,6 +28,8 @@ from ..jobs_json import job_json
 from ..services import services
 from ..uploads import save_archive, save_files
 from . import api
+
+log = logging.getLogger(__name__)
 
 mimetypes.add_type("video/webm", ".webm")
 mimetypes.add_type("video/x-matroska", ".mkv")
@@ -100,6 +104,7 @@ def create_job_from_request():
         return _replay(key, held, fp)
 
     rec = submit.upload_job(svc, spec, save) if save else submit.folder_job(svc, spec)
+    logs.bind_job(rec.id)  # the request's log line names the job it made
 
     if key and (held := svc.store.claim_idempotency_key(key, rec.id, fp, svc.settings.retention_seconds)):
         submit.discard_unqueued(svc, rec)  # another request with this key won the race
@@ -181,6 +186,10 @@ def cancel_job(job_id: str):
         raise JobNotFoundError(f"no job {job_id!r}")
     if was not in ("queued", "running"):
         raise JobStateError(f"job {job_id} has already {was}")
+    if was == "queued":
+        logs.event(log, "job_cancelled", f"job {job_id} cancelled before it started", job_id=job_id)
+    else:
+        logs.event(log, "job_cancel_requested", f"job {job_id} asked to stop", job_id=job_id)
     resp = jsonify(job_json(_get(job_id, with_eta=True)))
     resp.status_code = 202
     return resp
@@ -190,6 +199,7 @@ def cancel_job(job_id: str):
 def retry_job(job_id: str):
     svc = services()
     rec = submit.retry_job(svc, _get(job_id))
+    logs.event(log, "job_retried", f"job {job_id} tried again as job {rec.id}", job_id=rec.id, retry_of=job_id)
     submit.queue(svc, [rec])
     return _created(rec)
 
@@ -227,4 +237,5 @@ def delete_job(job_id: str):
         raise JobStateError(f"job {job_id} is {rec.state}; cancel it first")
     svc.volume.remove_job_files(job_id)
     svc.store.delete(job_id)
+    logs.event(log, "job_deleted", f"job {job_id} ({rec.state}) deleted with its files", job_id=job_id, state=rec.state)
     return "", 204
