@@ -1,23 +1,23 @@
 """What a worker does besides jobs: say it is alive, take jobs back from lost workers,
-and remove expired jobs and files."""
+and remove expired jobs and files (retention.py)."""
 
 from __future__ import annotations
 
 import logging
-import shutil
 import threading
 import time
+from functools import partial
 
 import redis
 
+from img2vid import logs
 from img2vid.jobstore import JobStore
-from img2vid.volume import Volume
+from img2vid.queueing import broker_lists
 
+from .retention import sweep, sweep_if_due
 from .runtime import runtime
 
 log = logging.getLogger(__name__)
-
-SWEEP_SECONDS = 60
 
 
 def reap(store: JobStore, max_deaths: int, enqueue) -> dict[str, str]:
@@ -31,43 +31,23 @@ def reap(store: JobStore, max_deaths: int, enqueue) -> dict[str, str]:
             enqueue(job_id)
         if outcome:
             outcomes[job_id] = outcome
-            log.warning("job %s lost its worker: %s", job_id, outcome)
+            logs.event(log, "job_taken_back", f"job {job_id} lost its worker: {outcome}", level=logging.WARNING,
+                       job_id=job_id, outcome=outcome)
     return outcomes
-
-
-# kombu's Redis transport keeps a queue's messages in one list per priority step:
-# the queue's own name (priority 0), then name + "\x06\x16" + step for steps 3, 6, 9.
-_PRIORITY_LISTS = ("", "\x06\x163", "\x06\x166", "\x06\x169")
 
 
 def resend_lost(store: JobStore, queue: str, older_than: float, enqueue) -> list[str]:
     """Send again the jobs queued for longer than ``older_than`` seconds while the broker
     holds no message at all: their message never arrived (the web process died between
     storing the job and sending it). A duplicate, should there be one, does nothing."""
-    if any(store.r.llen(queue + suffix) for suffix in _PRIORITY_LISTS):
+    if any(store.r.llen(name) for name in broker_lists(queue)):
         return []
     lost = store.r.zrangebyscore(store.k_queue, "-inf", time.time() - older_than)
     for job_id in lost:
-        log.warning("job %s was queued with no message; sending it again", job_id)
+        logs.event(log, "job_resent", f"job {job_id} was queued with no message; sending it again",
+                   level=logging.WARNING, job_id=job_id)
         enqueue(job_id)
     return lost
-
-
-def sweep(store: JobStore, volume: Volume, retention_seconds: int) -> int:
-    """Remove finished jobs older than the retention, with their files, and job folders
-    that no record owns any more (a web process that died mid-upload). Returns how many
-    jobs were removed."""
-    removed = 0
-    for job_id in store.expired(retention_seconds):
-        volume.remove_job_files(job_id)
-        store.delete(job_id)
-        removed += 1
-    cutoff = time.time() - retention_seconds
-    for parent in (volume.uploads, volume.outputs):
-        for d in parent.iterdir() if parent.exists() else ():
-            if d.stat().st_mtime < cutoff and not store.exists(d.name):
-                shutil.rmtree(d, ignore_errors=True)
-    return removed
 
 
 class Housekeeping(threading.Thread):
@@ -90,6 +70,8 @@ class Housekeeping(threading.Thread):
     @classmethod
     def draining(cls, hostname: str) -> None:
         """SIGTERM: tell this worker's running jobs to hand themselves back."""
+        logs.event(log, "worker_stopping", f"{hostname} is stopping: its running jobs hand themselves back",
+                   worker=hostname)
         try:
             runtime().store.set_draining(hostname, True)
         except redis.RedisError as exc:
@@ -110,8 +92,9 @@ class Housekeeping(threading.Thread):
         from .tasks import enqueue
 
         rt = runtime()
-        store, beat = rt.store, rt.settings.heartbeat_seconds
-        last_sweep = 0.0
+        store, beat, s = rt.store, rt.settings.heartbeat_seconds, rt.settings
+        # Half the period at most: a sweep must end before its lock does (retention.py).
+        sweep_now = partial(sweep, store, rt.volume, s.retention_seconds, s.orphan_seconds, s.sweep_seconds / 2)
         while not self.stopped.is_set():
             try:
                 store.heartbeat(self.hostname)
@@ -119,11 +102,9 @@ class Housekeeping(threading.Thread):
                 if store.r.set(f"{store.p}reap-lock", self.hostname, nx=True, px=max(100, int(beat * 900))):
                     reap(store, rt.settings.max_worker_deaths, enqueue)
                     resend_lost(store, rt.settings.queue, rt.settings.resend_after_seconds, enqueue)
-                if time.time() - last_sweep > SWEEP_SECONDS and store.r.set(f"{store.p}sweep-lock", self.hostname, nx=True, ex=SWEEP_SECONDS):
-                    last_sweep = time.time()
-                    sweep(store, rt.volume, rt.settings.retention_seconds)
+                sweep_if_due(store, self.hostname, s.sweep_seconds, sweep_now)
             except redis.RedisError as exc:  # Redis away: try again on the next beat
-                log.warning("housekeeping: %s", exc)
+                logs.event(log, "housekeeping_redis_error", f"housekeeping: {exc}", level=logging.WARNING)
             except Exception:
-                log.exception("housekeeping failed")
+                logs.event(log, "housekeeping_failed", "housekeeping failed", level=logging.ERROR, exc_info=True)
             self.stopped.wait(beat)

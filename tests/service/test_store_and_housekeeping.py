@@ -1,22 +1,12 @@
 """The job store's promises that a client sees: queue position, ETA, progress rate,
-and retention, against the real Redis and worker."""
+against the real Redis and worker (retention: test_retention.py)."""
 
 from __future__ import annotations
 
-import os
 import time
 
-from img2vid.jobstore import JobRecord, JobStore, new_job_id
 from img2vid.stack import wait_until
-from img2vid.volume import Volume
 from servicetools import HEAVY_CODEC, heavy_folder, input_folder
-from worker.housekeeping import sweep
-
-
-
-def _url(service) -> str:
-    kw = service.redis.connection_pool.connection_kwargs
-    return f"redis://{kw['host']}:{kw['port']}/{kw['db']}"
 
 
 def test_progress_is_written_at_least_twice_a_second(service):
@@ -59,29 +49,3 @@ def test_a_queued_job_shows_its_position_and_an_eta(service):
     for j in (busy, a, b):
         service.request("POST", f"/api/v1/jobs/{j['id']}/cancel")
     service.wait_state(busy["id"], "cancelled")
-
-
-def test_the_sweep_removes_expired_jobs_and_their_files_only(service):
-    store = JobStore.from_url(_url(service), service.prefix)
-    volume = Volume(service.data)
-    # given a job finished long ago and one finished just now, both with files
-    old, fresh = new_job_id(), new_job_id()
-    for job_id in (old, fresh):
-        store.create_many([JobRecord(id=job_id, state="queued", spec={"fps": 5}, source="/nowhere", created_at=time.time())])
-        store.start(job_id, "run-token", "test", 1, 60)
-        store.finish(job_id, "succeeded", token="run-token", result={"video": "v.mp4"})
-        (volume.output_dir(job_id)).mkdir(parents=True)
-        (volume.output_dir(job_id) / "v.mp4").write_bytes(b"x")
-    store.r.zadd(store.k_finished, {old: time.time() - 3600})
-    # and an upload folder that no job owns, last touched two hours ago
-    orphan = volume.upload_dir("deadbeef")
-    orphan.mkdir(parents=True)
-    os.utime(orphan, (time.time() - 7200, time.time() - 7200))
-    # when swept with a one-hour retention (less a minute)
-    removed = sweep(store, volume, retention_seconds=3540)
-    # then only the old job and the orphan are gone
-    assert removed == 1
-    assert store.get(old) is None and not volume.output_dir(old).exists()
-    assert store.get(fresh) is not None and volume.output_dir(fresh).exists()
-    assert not orphan.exists()
-    assert service.request("GET", f"/api/v1/jobs/{old}")[0] == 404
