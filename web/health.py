@@ -7,6 +7,7 @@ from flask import Blueprint, Response, jsonify, request
 from img2vid import jobmetrics
 from img2vid.errors import UnavailableError
 
+from .disk import disk_usage
 from .metrics import exposition
 from .services import services
 
@@ -20,14 +21,18 @@ def healthz():
 
 @health.get("/readyz")
 def readyz():
-    store = services().store
+    svc = services()
+    store = svc.store
+    # How full the data volume is; informative only: a full disk fails jobs, not probes.
+    usage = disk_usage(svc.volume.root, svc.settings.disk_low_percent)
+    disk = usage.as_json() if usage else None
     try:
         store.ping()
         workers = store.live_workers()
     except UnavailableError as exc:
-        return jsonify(status="unavailable", redis=False, workers=0, message=exc.message), 503
+        return jsonify(status="unavailable", redis=False, workers=0, message=exc.message, disk=disk), 503
     ready = workers > 0
-    return jsonify(status="ready" if ready else "no workers", redis=True, workers=workers), 200 if ready else 503
+    return jsonify(status="ready" if ready else "no workers", redis=True, workers=workers, disk=disk), 200 if ready else 503
 
 
 @health.get("/metrics")

@@ -11,6 +11,7 @@ from img2vid.models import STATES
 
 from .api.jobs import cancel_job, create_job_from_request, retry_job
 from .csrf import csrf_token, require_csrf
+from .disk import disk_usage, human_duration
 from .services import services
 
 pages = Blueprint("pages", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
@@ -40,7 +41,10 @@ def submit_page():
 
 @pages.get("/jobs")
 def jobs_page():
-    return render_template("jobs.html", states=STATES)
+    svc = services()
+    return render_template("jobs.html", states=STATES,
+                           disk=disk_usage(svc.volume.root, svc.settings.disk_low_percent),
+                           retention=human_duration(svc.settings.retention_seconds))
 
 
 @pages.get("/jobs/<job_id>")

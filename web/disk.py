@@ -1,0 +1,65 @@
+"""How full the data volume is: one statvfs call, cheap enough for every request (no
+walking of uploads/ or outputs/)."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class DiskUsage:
+    total_bytes: int
+    used_bytes: int
+    free_bytes: int  # what the service may still write (blocks reserved for root are not)
+    low_percent: float
+
+    @property
+    def used_percent(self) -> float:
+        # As df counts it: of the space a user can have, used + free, not the total.
+        usable = self.used_bytes + self.free_bytes
+        return round(100 * self.used_bytes / usable, 1) if usable else 100.0
+
+    @property
+    def low(self) -> bool:
+        return self.used_percent >= self.low_percent
+
+    def as_json(self) -> dict:
+        return {"total_bytes": self.total_bytes, "used_bytes": self.used_bytes, "free_bytes": self.free_bytes,
+                "used_percent": self.used_percent, "low": self.low}
+
+    def text(self) -> str:
+        """'41.2 GB free of 252 GB (84 % used)'."""
+        return f"{human_bytes(self.free_bytes)} free of {human_bytes(self.total_bytes)} ({self.used_percent:.0f} % used)"
+
+
+def disk_usage(path: Path, low_percent: float) -> DiskUsage | None:
+    """The usage of the file system holding ``path``; None when it cannot be read."""
+    try:
+        u = shutil.disk_usage(path)
+    except OSError:
+        return None
+    return DiskUsage(u.total, u.used, u.free, low_percent)
+
+
+def human_bytes(n: int) -> str:
+    """Decimal units, three significant digits: 950 MB, 41.2 GB, 252 GB, 1.05 TB."""
+    value = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 999.5 or unit == "TB":
+            break
+        value /= 1000
+    if unit == "B":
+        return f"{n} B"
+    return f"{value:.3g} {unit}" if value < 999.5 else f"{value:.0f} {unit}"
+
+
+def human_duration(seconds: float) -> str:
+    """'7 days', '1 day', '36 hours', '90 minutes', '45 seconds': the largest unit that divides it."""
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            n = int(seconds // size)
+            return f"{n} {unit}{'' if n == 1 else 's'}"
+    n = round(seconds)
+    return f"{n} second{'' if n == 1 else 's'}"
