@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from .apitokens import parse_api_tokens
 from .options import DEFAULT_MAX_PIXELS
 
 DAY = 86_400
@@ -34,6 +35,22 @@ def _float(name: str, default: float) -> float:
 def _str(name: str, default: str) -> str:
     raw = os.environ.get(name)
     return raw if raw not in (None, "") else default
+
+
+def _rate_limit(name: str, default: str) -> str:
+    """A rate limit such as "50 per second"; set but empty, or "off", turns it off ("")."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    raw = raw.strip()
+    return "" if raw.lower() in ("", "off") else raw
+
+
+def _api_tokens() -> tuple[tuple[str, str], ...]:
+    try:
+        return parse_api_tokens(os.environ.get("API_TOKENS", ""))
+    except ValueError as exc:
+        raise SystemExit(f"API_TOKENS: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -81,6 +98,16 @@ class Settings:
     # Jobs one worker runs at once. One, so that `--scale worker=N` means N jobs at once,
     # each with every core's decode thread; `celery worker --concurrency` overrides it.
     worker_concurrency: int = 1
+    # (name, token) pairs from API_TOKENS; none means the service is open to anyone who
+    # can reach it. Never in repr: settings may be printed.
+    api_tokens: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    # Requests per client (its token's name, else its address) to anything but the health
+    # routes and static files, and job creations per client; "" turns one off. Counted
+    # in Redis, so every web process shares them.
+    rate_limit: str = "50 per second"
+    rate_limit_create: str = "60 per minute"
+    # Proxies in front of gunicorn whose X-Forwarded-For is believed (0: the peer address).
+    trusted_proxies: int = 0
 
     def __post_init__(self) -> None:
         # The Celery queue is a Redis key too; inside the store's prefix it could be
@@ -118,4 +145,8 @@ class Settings:
             production=_str("IMG2VID_ENV", "development").lower() == "production",
             decode_threads=_int("IMG2VID_DECODE_THREADS", d.decode_threads),
             worker_concurrency=_int("IMG2VID_WORKER_CONCURRENCY", d.worker_concurrency),
+            api_tokens=_api_tokens(),
+            rate_limit=_rate_limit("IMG2VID_RATE_LIMIT", d.rate_limit),
+            rate_limit_create=_rate_limit("IMG2VID_RATE_LIMIT_CREATE", d.rate_limit_create),
+            trusted_proxies=_int("IMG2VID_TRUSTED_PROXIES", d.trusted_proxies),
         )
