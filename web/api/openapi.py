@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from flask import jsonify
+from flask import current_app, jsonify
 from pydantic.json_schema import models_json_schema
 
 from img2vid import __version__
@@ -40,8 +40,29 @@ _JOB_LINKS = {
 }
 
 
-@lru_cache(maxsize=1)
-def document() -> dict:
+def _access(doc: dict, tokens_required: bool) -> dict:
+    """Every operation may answer 429 (rate limits), and 401 when API_TOKENS is set; the
+    bearer scheme is always declared, and required only when tokens are set."""
+    limited = {**_json("ErrorResponse", "over a rate limit"),
+               "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer", "minimum": 1}}}}
+    refused = {**_json("ErrorResponse", "no token, or not a valid one"),
+               "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}}}
+    for item in doc["paths"].values():
+        for method, op in item.items():
+            if method != "parameters":
+                op["responses"]["429"] = limited
+                if tokens_required:
+                    op["responses"]["401"] = refused
+    doc["components"]["securitySchemes"] = {"bearerAuth": {
+        "type": "http", "scheme": "bearer",
+        "description": "One of the server's API_TOKENS, as 'Authorization: Bearer <token>'; needed when it sets any."}}
+    if tokens_required:
+        doc["security"] = [{"bearerAuth": []}]
+    return doc
+
+
+@lru_cache(maxsize=2)
+def document(tokens_required: bool = False) -> dict:
     _, defs = models_json_schema([(m, "serialization") for m in _MODELS], ref_template="#/components/schemas/{model}")
     upload = {
         "type": "object",
@@ -52,7 +73,7 @@ def document() -> dict:
             "fit": {"type": "string"}, "name": {"type": "string"},
         },
     }
-    return {
+    return _access({
         # pydantic emits JSON Schema 2020-12 (type: null), which is OpenAPI 3.1.
         "openapi": "3.1.0",
         "info": {"title": "img2vid", "version": __version__, "description": "Folders of still frames into videos."},
@@ -109,9 +130,10 @@ def document() -> dict:
                 "responses": {"200": _json("InputList", "folders"), **_errors(400, 503)}}},
         },
         "components": {"schemas": defs["$defs"] if "$defs" in defs else defs},
-    }
+    }, tokens_required)
 
 
 @api.get("/openapi.json")
 def openapi_json():
-    return jsonify(document())
+    # Open even when tokens are set (web/auth.py): it says how to authenticate.
+    return jsonify(document("img2vid.tokens" in current_app.extensions))

@@ -39,6 +39,8 @@ const img2vid = {
       case "cancelled": return "This job was cancelled.";
       case "redis_unavailable": return "The server is having trouble right now (its queue cannot be reached). Please try again in a minute.";
       case "csrf_failed": return "This page has expired. Reload it and try again.";
+      case "unauthorized": return "You are not signed in any more. Reload the page to sign in again.";
+      case "rate_limited": return "Too many requests from you in a short time. Wait a moment and try again.";
       case "server_unreachable": return "The server cannot be reached. Check your connection and try again.";
       default: return error.message || "Something went wrong.";
     }
