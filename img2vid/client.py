@@ -71,8 +71,11 @@ def write_upload(out: IO[bytes], frames: Iterable[Path], fields: Mapping[str, st
 class Client:
     """One img2vid server, e.g. ``Client("http://127.0.0.1:8000")``."""
 
-    def __init__(self, server: str, timeout: float = 60) -> None:
+    def __init__(self, server: str, timeout: float = 60, token: str | None = None) -> None:
         self.server = server.rstrip("/")
+        # A server with API_TOKENS needs one; from the environment, as a token on the
+        # command line would show in `ps` and the shell's history.
+        self._token = token if token is not None else os.environ.get("IMG2VID_TOKEN", "").strip()
         parts = urlsplit(self.server)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ClientError(f"the server must be an http:// or https:// URL, got {server!r}", code="bad_server_url")
@@ -178,6 +181,8 @@ class Client:
         try:
             conn.putrequest(method, self._base_path + path)
             conn.putheader("Accept", "application/json")
+            if self._token:
+                conn.putheader("Authorization", f"Bearer {self._token}")
             for key, value in (headers or {}).items():
                 conn.putheader(key, value)
             if body is not None:
