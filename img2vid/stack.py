@@ -175,9 +175,11 @@ class Stack:
         queue = self.env.get("IMG2VID_QUEUE") or os.environ.get("IMG2VID_QUEUE") or "img2vid"
         return self._spawn(name, worker_argv(name, queue, concurrency, extra))
 
-    def start_web(self, port: int | None = None, workers: int = 2) -> tuple[Proc, str]:
+    def start_web(self, port: int | None = None, workers: int = 2, env: dict[str, str] | None = None,
+                  name: str = "web") -> tuple[Proc, str]:
+        """gunicorn on ``port``; ``env`` adds to (or overrides) the stack's settings for it alone."""
         port = port or free_port()
-        proc = self._spawn("web", web_argv(port, workers))
+        proc = self._spawn(name, web_argv(port, workers), env=env)
         url = f"http://127.0.0.1:{port}"
         wait_until(lambda: urllib.request.urlopen(f"{url}/healthz", timeout=1).status == 200, 30,
                    f"gunicorn on port {port}", proc=proc)

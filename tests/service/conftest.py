@@ -39,6 +39,10 @@ def service(tmp_path_factory) -> Service:
         "REDIS_URL": TEST_REDIS, "DATA_DIR": str(data), "IMG2VID_KEY_PREFIX": prefix,
         # Outside the store's prefix, so it can never meet one of the store's keys.
         "IMG2VID_QUEUE": f"q-{prefix}", **LIMITS,
+        # The rate limiter runs on every request (its counts under the prefix) but never
+        # refuses: these tests poll and create jobs faster than any person. test_access.py
+        # tests the limits on a web process of its own.
+        "IMG2VID_RATE_LIMIT": "100000 per minute", "IMG2VID_RATE_LIMIT_CREATE": "100000 per minute",
     }
     stack = Stack(data_dir=data, log_dir=Path("test-artifacts/logs"), env=env)
     client = redis.Redis.from_url(TEST_REDIS)
