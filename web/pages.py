@@ -53,8 +53,14 @@ def job_page(job_id: str):
     if rec is None:
         return render_template("not_found.html", job_id=job_id), 404
     playable = {c.name for c in CODECS.values() if c.plays_in_browsers}
-    return render_template("job.html", job_id=job_id, playable=sorted(playable),
+    return render_template("job.html", job_id=job_id, title=_job_title(rec.spec), playable=sorted(playable),
                            codec_labels={c.name: c.label for c in CODECS.values()})
+
+
+def _job_title(spec: dict) -> str | None:
+    """What a person calls the job: the name they gave it, else the server folder it
+    reads (as the jobs list shows it); None for an unnamed upload, titled by its id."""
+    return spec.get("name") or (spec.get("source") or {}).get("dir") or None
 
 
 # The page's own POST routes: the same work as the API, behind the CSRF check.

@@ -240,6 +240,20 @@ def test_the_form_is_protected_against_cross_site_posts(service):
     assert status == 403
 
 
+def test_a_job_page_is_titled_by_the_jobs_name_with_its_id_beside(page, service):
+    # given a job given a name
+    status, _, job = service.request("POST", "/api/v1/jobs", {"source": {"dir": input_folder(service, 3)},
+                                                              "name": "holiday-2026"})
+    assert status == 202, job
+    # when its page is opened, then the name is the heading and the tab's title, and the id is shown too
+    page.goto(f"/jobs/{job['id']}")
+    expect(page.locator("h1")).to_have_text("holiday-2026")
+    expect(page).to_have_title(re.compile(r"holiday-2026 · img2vid$"))
+    expect(page.locator(".job-id")).to_contain_text(job["id"])
+    expect(page.locator("#state")).to_have_text(re.compile("succeeded", re.I), timeout=30_000)
+    shot(page, "job-named")
+
+
 def test_an_unknown_job_page_is_a_friendly_404(page, service):
     response = page.goto("/jobs/0123456789abcdef00")
     assert response.status == 404

@@ -44,7 +44,8 @@
     img2vid.show($("job-error"), j.state === "failed" && j.error ? img2vid.explain(j.error) : "");
 
     if (j.state === "succeeded" && !shownResult) showResult(j);
-    document.title = j.state + " · video " + id + " · img2vid";
+    // The state first, so a background tab says when the job is done.
+    document.title = j.state + " · " + (root.dataset.title || "video " + id) + " · img2vid";
   }
 
   function showResult(j) {
