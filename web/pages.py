@@ -6,7 +6,6 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from img2vid.codecs import CODECS
-from img2vid.errors import JobNotFoundError
 from img2vid.models import STATES
 
 from .api.jobs import cancel_job, create_job_from_request, retry_job

@@ -7,7 +7,6 @@ redis-server instead.
 
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 
@@ -15,9 +14,8 @@ import pytest
 import redis
 
 from img2vid.stack import Stack
-from servicetools import Service, forget_keys
+from servicetools import TEST_REDIS, Service, forget_keys
 
-TEST_REDIS = os.environ.get("REDIS_URL_TESTS", "redis://127.0.0.1:6379/13")
 
 # Small limits so that every limit can be crossed with small files.
 LIMITS = {
@@ -54,3 +52,30 @@ def service(tmp_path_factory) -> Service:
     finally:
         stack.stop()
         forget_keys(client, prefix)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    from browsertools import CHROMIUM, CHROMIUM_ARGS
+
+    assert Path(CHROMIUM).exists(), "the page tests need Debian's chromium: apt-get install chromium"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, service):
+    """A page on the service; it fails the test if anything loads from another origin."""
+    context = browser.new_context(base_url=service.url, viewport={"width": 1100, "height": 900}, accept_downloads=True)
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)
+    # Every asset must come from the web container itself: no CDN.
+    pg.foreign = []
+    pg.on("request", lambda r: r.url.startswith((service.url, "data:", "blob:")) or pg.foreign.append(r.url))
+    yield pg
+    assert pg.foreign == [], f"the page loaded assets from elsewhere: {pg.foreign}"
+    context.close()

@@ -20,6 +20,10 @@ import numpy as np
 from img2vid.stack import Stack, wait_until
 
 
+# The machine's Redis, a database of the tests' own (REDIS_URL_TESTS to change it).
+TEST_REDIS = os.environ.get("REDIS_URL_TESTS", "redis://127.0.0.1:6379/13")
+
+
 @dataclass
 class Service:
     url: str

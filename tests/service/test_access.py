@@ -30,7 +30,7 @@ from playwright.sync_api import expect
 from img2vid.apitokens import bare_name
 from img2vid.stack import Stack
 from servicetools import Service, img2vid, input_folder, one_error_line
-from test_pages import browser, shot  # noqa: F401  (browser is a fixture)
+from browsertools import shot
 
 ALICE, BOB, BARE = (secrets.token_urlsafe(24) for _ in range(3))
 CAROL, DAVE, ERIN = (secrets.token_urlsafe(24) for _ in range(3))

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from img2vid.stack import Stack
-from test_pages import browser, page, shot  # noqa: F401  (the browser fixtures)
+from browsertools import shot
 
 GB = 1000**3
 

@@ -18,10 +18,9 @@ from celery import Celery
 
 from img2vid.jobstore import JobRecord, JobStore, new_job_id
 from img2vid.stack import Stack, wait_until
-from servicetools import HEAVY_CODEC, Service, forget_keys, heavy_folder, input_folder
+from servicetools import HEAVY_CODEC, TEST_REDIS, Service, forget_keys, heavy_folder, input_folder
 from videotools import read_back
 
-TEST_REDIS = os.environ.get("REDIS_URL_TESTS", "redis://127.0.0.1:6379/13")
 LEASE = 2.0
 
 

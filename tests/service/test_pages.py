@@ -10,45 +10,12 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import expect
 
 import uuid
 
+from browsertools import shot
 from servicetools import HEAVY_CODEC, heavy_folder, input_folder, pictures_in
-
-SHOTS = Path("test-artifacts/screenshots")
-CHROMIUM = "/usr/bin/chromium"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    assert Path(CHROMIUM).exists(), "the page tests need Debian's chromium: apt-get install chromium"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required",
-        ])
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser, service):
-    context = browser.new_context(base_url=service.url, viewport={"width": 1100, "height": 900}, accept_downloads=True)
-    pg = context.new_page()
-    pg.set_default_timeout(30_000)
-    # Every asset must come from the web container itself: no CDN.
-    pg.foreign = []
-    pg.on("request", lambda r: r.url.startswith((service.url, "data:", "blob:")) or pg.foreign.append(r.url))
-    yield pg
-    assert pg.foreign == [], f"the page loaded assets from elsewhere: {pg.foreign}"
-    context.close()
-
-
-def shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
 
 def frame_files(tmp_path: Path, n: int, **kw) -> list[str]:
     folder = pictures_in(tmp_path / "upload", n, **kw)

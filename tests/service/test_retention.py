@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TEST_REDIS
+from servicetools import TEST_REDIS
 from img2vid.jobstore import JobRecord, JobStore, new_job_id
 from img2vid.stack import Stack, wait_until
 from img2vid.volume import Volume

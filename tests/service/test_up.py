@@ -206,3 +206,39 @@ def test_up_refuses_a_port_that_is_taken(tmp_path):
         s.listen()
         run = img2vid("up", "--port", str(s.getsockname()[1]), "--data", str(tmp_path / "data"))
     assert "--port" in one_error_line(run, "port_in_use")
+
+
+def test_up_with_redis_url_uses_that_redis_and_starts_no_valkey(tmp_path, up_env):
+    # given REDIS_URL naming the tests' Redis (their database, a prefix of its own)
+    import redis
+
+    from servicetools import TEST_REDIS, forget_keys
+
+    env = {**up_env, "REDIS_URL": TEST_REDIS}
+    data = tmp_path / "data"
+    up = Up(tmp_path, data, 1, env)
+    client = redis.Redis.from_url(TEST_REDIS)
+    try:
+        # when it is up, then it says which Redis it uses and runs no Valkey of its own
+        wait_until(lambda: up.popen.poll() is not None or "listening on" in up.out.read_text(), 60,
+                   "img2vid up to say it is listening")
+        assert up.popen.poll() is None, up.err.read_text()
+        assert f"Redis at {TEST_REDIS}" in up.out.read_text() and "Valkey" not in up.out.read_text()
+        seen = up.processes()
+        assert not [p for p in seen if p.name() in ("valkey-server", "redis-server")]
+        assert not (data / ".valkey").exists()
+
+        # and a job through it is stored in that Redis, under the prefix
+        frames_in(data / "inputs" / "clip", 3)
+        run = img2vid("submit", "--remote", "clip", "--server", up.url, "--wait", "-o", str(tmp_path / "r.mp4"))
+        assert run.returncode == 0, run.stderr
+        assert client.keys(f"{up_env['IMG2VID_KEY_PREFIX']}job:*"), "no job record in REDIS_URL's Redis"
+        assert len(read_back(tmp_path / "r.mp4")) == 3
+
+        # and Ctrl-C stops what it started, leaving the Redis it did not start running
+        assert up.stop(signal.SIGINT) == 0, up.err.read_text()
+        assert_nothing_left(up, seen)
+        assert client.ping()
+    finally:
+        up.kill()
+        forget_keys(client, up_env["IMG2VID_KEY_PREFIX"])
