@@ -99,8 +99,7 @@ class Chaos:
         return proc
 
     def redis_now(self) -> float:
-        sec, usec = self.store.r.time()
-        return sec + usec / 1e6
+        return self.store.server_time()
 
     def running_on(self, name: str) -> set[str]:
         ids = self.store.running_ids()

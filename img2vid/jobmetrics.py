@@ -16,7 +16,6 @@ Reading takes one pipelined round trip. The hash is not per job: retention leave
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -78,7 +77,7 @@ def read(store: "JobStore", queue: str) -> Snapshot:
         pipe = store.r.pipeline(transaction=False)
         pipe.hgetall(store.k_metrics)
         pipe.zcard(store.k_queue)
-        pipe.zcount(store.k_workers, time.time() - 15, "+inf")  # alive, as JobStore.live_workers counts
+        pipe.zcount(store.k_workers, store.alive_since(), "+inf")
         for s in STATES:
             pipe.zcard(store.k_state(s))
         for name in broker_lists(queue):

@@ -22,6 +22,10 @@ from .errors import UnavailableError
 from .eta import fill_eta
 from .models import FINISHED, STATES
 
+# A worker is alive while its last heartbeat is younger than this (it beats every
+# IMG2VID_HEARTBEAT_SECONDS, 2 by default).
+WORKER_ALIVE_SECONDS = 15
+
 def new_job_id() -> str:
     # Sortable by creation time to the millisecond, then random: short, URL-safe.
     return f"{int(time.time() * 1000):x}{secrets.token_hex(5)}"
@@ -262,7 +266,7 @@ class JobStore:
             pipe.hgetall(self.k_job(job_id))
             pipe.zrank(self.k_queue, job_id)
             pipe.get(self.k_rate)
-            pipe.zcount(self.k_workers, time.time() - 15, "+inf")
+            pipe.zcount(self.k_workers, self.alive_since(), "+inf")
             h, rank, rate, workers = pipe.execute()
             if not h:
                 return None
@@ -287,18 +291,30 @@ class JobStore:
             pipe = self.r.pipeline(transaction=False)
             for s in STATES:
                 pipe.zcard(self.k_state(s))
-            pipe.zcount(self.k_workers, time.time() - 15, "+inf")
+            pipe.zcount(self.k_workers, self.alive_since(), "+inf")
             *states, workers = pipe.execute()
             return {**dict(zip(STATES, states)), "workers": workers}
 
     def exists(self, job_id: str) -> bool:
         return bool(self.r.exists(self.k_job(job_id)))
 
-    def live_workers(self) -> int:
-        return int(self.r.zcount(self.k_workers, time.time() - 15, "+inf"))
+    @staticmethod
+    def alive_since() -> float:
+        """Workers whose last heartbeat is later than this are alive."""
+        return time.time() - WORKER_ALIVE_SECONDS
 
-    def expired(self, retention_seconds: int, limit: int = 500) -> list[str]:
-        return self.r.zrangebyscore(self.k_finished, "-inf", time.time() - retention_seconds, start=0, num=limit)
+    def live_workers(self) -> int:
+        return int(self.r.zcount(self.k_workers, self.alive_since(), "+inf"))
+
+    def server_time(self) -> float:
+        """Redis's clock, which stamps finishes and leases (store_scripts.py)."""
+        seconds, micros = self.r.time()
+        return seconds + micros / 1_000_000
+
+    def expired(self, retention_seconds: float, limit: int = 500) -> list[str]:
+        """Up to ``limit`` jobs that finished longer than the retention ago, on Redis's
+        clock, as their finish was stamped."""
+        return self.r.zrangebyscore(self.k_finished, "-inf", self.server_time() - retention_seconds, start=0, num=limit)
 
     def ping(self) -> bool:
         with self._guard():

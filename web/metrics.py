@@ -13,6 +13,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 from img2vid.jobmetrics import Snapshot
+from img2vid.jobstore import WORKER_ALIVE_SECONDS
 
 _HISTOGRAM_HELP = {
     "encode_duration_seconds": "Wall time of each succeeded job's encode, in seconds.",
@@ -55,7 +56,7 @@ class SnapshotCollector(Collector):
             "img2vid_broker_messages",
             "Task messages in the Celery queue's Redis lists, not yet taken by a worker (prefetched ones are not counted).",
             value=s.broker_messages)
-        yield GaugeMetricFamily("img2vid_workers", "Workers that sent a heartbeat in the last 15 seconds.",
+        yield GaugeMetricFamily("img2vid_workers", f"Workers that sent a heartbeat in the last {WORKER_ALIVE_SECONDS} seconds.",
                                 value=s.workers)
 
 

@@ -52,9 +52,8 @@ def sweep(store: JobStore, volume: Volume, retention_seconds: float, orphan_seco
     started = time.monotonic()
     deadline = started + budget_seconds if budget_seconds else float("inf")
     report = SweepReport()
-    server_now = _redis_now(store)
     while time.monotonic() < deadline:
-        expired = store.r.zrangebyscore(store.k_finished, "-inf", server_now - retention_seconds, start=0, num=BATCH)
+        expired = store.expired(retention_seconds, BATCH)
         if not expired:
             break
         for job_id in expired:
@@ -108,11 +107,6 @@ def sweep_if_due(store: JobStore, worker: str, period: float, run) -> bool:
         return False
     run()
     return True
-
-
-def _redis_now(store: JobStore) -> float:
-    seconds, micros = store.r.time()
-    return seconds + micros / 1_000_000
 
 
 def _folders(parent) -> list[os.DirEntry]:

@@ -32,11 +32,6 @@ def store():
     forget_keys(s.r, prefix)
 
 
-def redis_now(store: JobStore) -> float:
-    seconds, micros = store.r.time()
-    return seconds + micros / 1e6
-
-
 def folder(path: Path, age: float = 0) -> Path:
     """A job folder holding a file, last changed ``age`` seconds ago."""
     path.mkdir(parents=True)
@@ -57,7 +52,7 @@ def job(store: JobStore, volume: Volume, state: str, *, age: float = 0) -> str:
     if state in ("succeeded", "failed", "cancelled"):
         assert store.finish(job_id, state, token="run", error=None if state == "succeeded" else {"code": "x", "message": "x"})
         # finished ``age`` ago, as Redis's clock counts it
-        store.r.zadd(store.k_finished, {job_id: redis_now(store) - age})
+        store.r.zadd(store.k_finished, {job_id: store.server_time() - age})
     folder(volume.upload_dir(job_id), age)
     folder(volume.output_dir(job_id), age)
     return job_id
@@ -82,7 +77,7 @@ def test_one_sweep_removes_exactly_what_expired(store, tmp_path):
     # finished index, as a stale entry could be
     old_queued = job(store, volume, "queued", age=30 * DAY)
     old_running = job(store, volume, "running", age=30 * DAY)
-    store.r.zadd(store.k_finished, {old_running: redis_now(store) - 30 * DAY})
+    store.r.zadd(store.k_finished, {old_running: store.server_time() - 30 * DAY})
     # and folders no job owns: an upload never queued, two hours old; one being saved now;
     # an output left behind; plus a stray file, and a month-old folder in the input root
     never_queued = folder(volume.upload_dir(new_job_id()), 2 * HOUR)
