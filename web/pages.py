@@ -10,7 +10,8 @@ from img2vid.models import STATES
 
 from .api.jobs import cancel_job, create_job_from_request, retry_job
 from .csrf import csrf_token, require_csrf
-from .disk import disk_usage, human_duration
+from .disk import disk_usage
+from .humanize import human_duration
 from .services import services
 
 pages = Blueprint("pages", __name__, template_folder="templates", static_folder="static", static_url_path="/static")

@@ -21,6 +21,7 @@ from .services import Services
 
 log = logging.getLogger(__name__)
 
+
 def fingerprint(payload: object) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
