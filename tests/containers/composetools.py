@@ -3,16 +3,14 @@ command, HTTP through the published port, and redis-cli inside the redis contain
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from img2vid.stack import wait_until
+from servicetools import Service
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -64,24 +62,15 @@ class Compose:
     def redis_cli(self, *args: str) -> str:
         return self.run("exec", "-T", "redis", "redis-cli", "--no-auth-warning", "-a", PASSWORD, *args).stdout.strip()
 
-    def health(self, container: str) -> str:
-        return subprocess.run(["docker", "inspect", "--format", "{{.State.Health.Status}}", container],
-                              capture_output=True, text=True, timeout=30).stdout.strip()
+    @property
+    def api(self) -> Service:
+        """HTTP through the published port, as the service tests speak to theirs."""
+        return Service(self.url, self.inputs, None, None, "")
 
     def request(self, method: str, path: str, body=None, raw: bytes | None = None, headers=None):
         """(status, parsed JSON or bytes) of one HTTP request through the published port."""
-        hdrs = dict(headers or {})
-        data = raw
-        if body is not None:
-            data = json.dumps(body).encode()
-            hdrs["Content-Type"] = "application/json"
-        req = urllib.request.Request(self.url + path, data=data, method=method, headers=hdrs)
-        try:
-            with urllib.request.urlopen(req, timeout=30) as r:
-                status, ctype, payload = r.status, r.headers.get("Content-Type", ""), r.read()
-        except urllib.error.HTTPError as e:
-            status, ctype, payload = e.code, e.headers.get("Content-Type", ""), e.read()
-        return status, json.loads(payload) if ctype.startswith("application/json") else payload
+        status, _, payload = self.api.request(method, path, body, headers, raw)
+        return status, payload
 
     def readyz(self) -> dict:
         try:
@@ -94,10 +83,7 @@ class Compose:
                    f"web on port {self.port} to see redis and {workers} worker(s)", step=0.5)
 
     def job(self, job_id: str) -> dict:
-        status, job = self.request("GET", f"/api/v1/jobs/{job_id}")
-        assert status == 200, job
-        return job
+        return self.api.get_job(job_id)
 
     def wait_state(self, job_id: str, *states: str, timeout: float = 120) -> dict:
-        return wait_until(lambda: (j := self.job(job_id))["state"] in states and j, timeout,
-                          f"job {job_id} to reach {states}", step=0.25)
+        return self.api.wait_state(job_id, *states, timeout=timeout)

@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 import uuid
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -31,6 +31,8 @@ class Service:
     stack: Stack
     redis: object
     prefix: str
+    # Sent as a bearer token with every request, as a client of a closed service does.
+    token: str | None = None
 
     @property
     def inputs(self) -> Path:
@@ -40,6 +42,8 @@ class Service:
         """(status, headers, parsed JSON or bytes) for one real HTTP request."""
         data = raw
         hdrs = dict(headers or {})
+        if self.token:
+            hdrs.setdefault("Authorization", f"Bearer {self.token}")
         if body is not None:
             data = json.dumps(body).encode()
             hdrs.setdefault("Content-Type", "application/json")
@@ -52,6 +56,10 @@ class Service:
         if h.get("Content-Type", "").startswith("application/json"):
             return status, h, json.loads(payload)
         return status, h, payload
+
+    def as_(self, token: str | None) -> "Service":
+        """The same service as a client holding ``token`` sees it."""
+        return replace(self, token=token)
 
     def get_job(self, job_id: str) -> dict:
         status, _, job = self.request("GET", f"/api/v1/jobs/{job_id}")

@@ -21,7 +21,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -38,22 +37,6 @@ LIMITED_REQUESTS = 6  # per minute, per token or address
 LIMITED_CREATES = 2
 
 
-@dataclass
-class Client(Service):
-    """The service as one client sees it: every request carries its bearer token."""
-
-    token: str | None = None
-
-    def request(self, method, path, body=None, headers=None, raw=None):
-        hdrs = dict(headers or {})
-        if self.token:
-            hdrs.setdefault("Authorization", f"Bearer {self.token}")
-        return super().request(method, path, body, hdrs, raw)
-
-    def as_(self, token: str | None) -> "Client":
-        return Client(self.url, self.data, self.stack, self.redis, self.prefix, token)
-
-
 def _web(service: Service, name: str, env: dict[str, str]):
     stack = Stack(data_dir=service.data, log_dir=Path("test-artifacts/logs/access"), env=dict(service.stack.env))
     try:
@@ -67,7 +50,7 @@ def _web(service: Service, name: str, env: dict[str, str]):
 @pytest.fixture(scope="module")
 def guarded(service):
     stack, url = _web(service, "web-guarded", {"API_TOKENS": f"alice:{ALICE}, bob:{BOB}, {BARE}"})
-    yield Client(url, service.data, stack, service.redis, service.prefix)
+    yield Service(url, service.data, stack, service.redis, service.prefix)
     stack.stop()
 
 
@@ -78,7 +61,7 @@ def limited(service):
         "IMG2VID_RATE_LIMIT": f"{LIMITED_REQUESTS} per minute",
         "IMG2VID_RATE_LIMIT_CREATE": f"{LIMITED_CREATES} per minute",
     })
-    yield Client(url, service.data, stack, service.redis, service.prefix)
+    yield Service(url, service.data, stack, service.redis, service.prefix)
     stack.stop()
 
 
@@ -124,7 +107,7 @@ def session_payload(cookie: str) -> bytes:
     return zlib.decompress(raw) if compressed else raw
 
 
-def finished_job(client: Client, state: str = "succeeded", codec: str = "h264") -> str:
+def finished_job(client: Service, state: str = "succeeded", codec: str = "h264") -> str:
     rel = input_folder(client, 6, ext=".jpg")
     if state == "failed":
         frame = client.inputs / rel / "frame_3.jpg"
@@ -283,7 +266,7 @@ def test_a_signed_in_cookie_reads_the_api_but_cannot_change_anything(guarded):
     assert guarded.as_(ALICE).get_job(job_id)["state"] == "succeeded"  # still there
 
 
-def test_sign_in_watch_a_job_and_sign_out_in_a_browser(browser, guarded):  # noqa: F811
+def test_sign_in_watch_a_job_and_sign_out_in_a_browser(browser, guarded):
     alice = guarded.as_(ALICE)
     done = finished_job(alice)
     failed = finished_job(alice, "failed")

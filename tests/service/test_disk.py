@@ -43,7 +43,7 @@ def test_the_jobs_page_shows_the_disk_line(page, service):
     shot(page, "jobs-disk")
 
 
-def test_a_nearly_full_disk_is_said_plainly(browser, service):  # noqa: F811
+def test_a_nearly_full_disk_is_said_plainly(browser, service):
     # given a web app that counts the disk as nearly full from 0 % used on
     stack = Stack(data_dir=service.data, log_dir=Path("test-artifacts/logs/disk"),
                   env={**service.stack.env, "IMG2VID_DISK_LOW_PERCENT": "0"})

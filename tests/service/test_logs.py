@@ -27,13 +27,6 @@ TOKEN = f"api-token-{uuid.uuid4().hex}"
 MARKER = f"frame-bytes-{uuid.uuid4().hex}".encode()
 
 
-class AuthedService(Service):
-    """Every request carries the API token, as a client of a closed service sends it."""
-
-    def request(self, method, path, body=None, headers=None, raw=None):
-        return super().request(method, path, body, {"Authorization": f"Bearer {TOKEN}", **(headers or {})}, raw)
-
-
 def marked_png(i: int) -> bytes:
     """A real PNG frame that carries MARKER in a text chunk, so its bytes can be looked for."""
     png = png_bytes(i)
@@ -58,7 +51,7 @@ def logged(tmp_path):
         stack.start_worker("logworker")
         _, web = stack.start_web()
         stack.wait_workers(web, 1)
-        yield AuthedService(web, tmp_path, stack, None, "logs:")
+        yield Service(web, tmp_path, stack, None, "logs:", token=TOKEN)
     finally:
         stack.stop()
 
