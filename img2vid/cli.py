@@ -13,7 +13,7 @@ import sys
 from . import __version__
 from .codecs import CODECS
 from .errors import Img2VidError, OutputExistsError
-from .options import DEFAULT_FIT, DEFAULT_FPS, FITS
+from .options import DEFAULT_FIT, DEFAULT_FPS, FITS, MAX_FPS, MIN_FPS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,7 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     enc.add_argument("source", metavar="SOURCE", help="a folder of frames, or a quoted glob such as 'shots/*.png'")
     enc.add_argument("output", metavar="OUTPUT", help="the video file to write (its extension picks the container)")
-    enc.add_argument("--fps", default=DEFAULT_FPS, help=f"frames per second, above 0 and at most 240 (default {DEFAULT_FPS:g})")
+    enc.add_argument("--fps", default=DEFAULT_FPS, help=f"frames per second, from {MIN_FPS:g} to {MAX_FPS:g} (default {DEFAULT_FPS:g})")
     enc.add_argument(
         "--codec",
         help="one of: " + ", ".join(f"{c.name} ({c.label})" for c in CODECS.values())
@@ -50,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     smt.add_argument("source", metavar="SOURCE", nargs="?", help="a local folder of frames or a quoted glob")
     smt.add_argument("--server", metavar="URL", help=server_help)
     smt.add_argument("--remote", metavar="DIR", help="a folder on the server, under its input root, instead of SOURCE; nothing is uploaded")
-    smt.add_argument("--fps", help=f"frames per second, above 0 and at most 240 (server default {DEFAULT_FPS:g})")
+    smt.add_argument("--fps", help=f"frames per second, from {MIN_FPS:g} to {MAX_FPS:g} (server default {DEFAULT_FPS:g})")
     smt.add_argument("--codec", help="one of: " + ", ".join(CODECS) + " (server default mp4v)")
     smt.add_argument("--size", help="output size WxH (default: the first frame's)")
     smt.add_argument("--fit", help=f"placing frames of another size: {', '.join(FITS)} (default {DEFAULT_FIT})")

@@ -34,7 +34,7 @@ class InvalidOptionError(Img2VidError):
 
 
 class BadFpsError(InvalidOptionError):
-    """Raised when fps is not a finite number above 0 and at most the limit."""
+    """Raised when fps is not a number from 0.01 (a frame lasts at most 100 s) to 240."""
 
     code = "bad_fps"
 
@@ -133,6 +133,20 @@ class CancelledError(Img2VidError):
     code = "cancelled"
 
 
+class TimeLimitError(Img2VidError):
+    """Raised when a job runs past its time limit (IMG2VID_TASK_TIME_LIMIT); it is not run again."""
+
+    code = "time_limit_exceeded"
+
+
+# --- the operator's settings ----------------------------------------------------------
+
+class ConfigError(Img2VidError):
+    """Raised when a setting from the environment is not valid; the message names the variable."""
+
+    code = "bad_setting"
+
+
 # --- the job service ----------------------------------------------------------------
 
 class ServiceError(Img2VidError):
@@ -181,6 +195,20 @@ class UnsupportedMediaTypeError(ServiceError):
 
     code = "unsupported_media_type"
     status = 415
+
+
+class CrossSiteError(ServiceError):
+    """Raised when a change comes from another site's page (a foreign Origin) without a token."""
+
+    code = "cross_site_request"
+    status = 403
+
+
+class StorageFullError(ServiceError):
+    """Raised when the data volume has no room left for an upload."""
+
+    code = "storage_full"
+    status = 507
 
 
 class UnavailableError(ServiceError):

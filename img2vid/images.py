@@ -12,6 +12,7 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 from .errors import FrameTooLargeError, UnreadableFrameError
+from .options import DEFAULT_MAX_FRAME_BYTES
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 JPEG_SUFFIXES = frozenset({".jpg", ".jpeg"})
@@ -27,12 +28,26 @@ def is_image_name(name: str) -> bool:
     return Path(name).suffix.lower() in IMAGE_SUFFIXES and not Path(name).name.startswith(".")
 
 
-def probe_size(path: Path, max_pixels: int) -> tuple[int, int]:
+def check_file_size(path: Path, max_bytes: int) -> int:
+    """The file's size in bytes; FrameTooLargeError above ``max_bytes`` (a frame padded
+    to gigabytes would otherwise be read whole into memory)."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise UnreadableFrameError(f"{path.name}: cannot read ({exc.strerror})", path=path) from None
+    if size > max_bytes:
+        raise FrameTooLargeError(f"{path.name}: the file is {size:,} bytes, over the limit of {max_bytes:,} bytes "
+                                 "per frame (IMG2VID_MAX_FRAME_BYTES)", path=path)
+    return size
+
+
+def probe_size(path: Path, max_pixels: int, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> tuple[int, int]:
     """The frame's (width, height) as it will be decoded, read from its header only.
 
-    Raises FrameTooLargeError above ``max_pixels`` and UnreadableFrameError when the
-    header cannot be read.
+    Raises FrameTooLargeError above ``max_pixels`` or ``max_bytes`` and
+    UnreadableFrameError when the header cannot be read.
     """
+    check_file_size(path, max_bytes)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -41,13 +56,15 @@ def probe_size(path: Path, max_pixels: int) -> tuple[int, int]:
                 if path.suffix.lower() in JPEG_SUFFIXES and im.getexif().get(_EXIF_ORIENTATION) in _ROTATED:
                     w, h = h, w
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise UnreadableFrameError(f"{path.name}: not a readable image ({exc})", path=path) from None
+        # Pillow's words may hold the file's full path: only its name leaves here.
+        why = str(exc).replace(str(path), path.name)
+        raise UnreadableFrameError(f"{path.name}: not a readable image ({why})", path=path) from None
     if w <= 0 or h <= 0:
         raise UnreadableFrameError(f"{path.name}: image has no pixels", path=path)
     if w * h > max_pixels:
         raise FrameTooLargeError(
             f"{path.name}: {w}x{h} is {w * h / 1e6:.1f} megapixels, over the limit of "
-            f"{max_pixels / 1e6:g} megapixels",
+            f"{max_pixels / 1e6:g} megapixels (IMG2VID_MAX_PIXELS)",
             path=path,
         )
     return w, h

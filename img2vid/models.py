@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .codecs import CODECS, DEFAULT_CODEC
 from .errors import BadNameError, BadSourceError, InvalidOptionError
-from .codecs import get_codec
-from .options import DEFAULT_FIT, DEFAULT_FPS, FITS, MAX_FPS, parse_fit, parse_fps, parse_size
+from .codecs import check_size, get_codec
+from .options import DEFAULT_FIT, DEFAULT_FPS, DEFAULT_MAX_PIXELS, FITS, MAX_FPS, parse_fit, parse_fps, parse_size
 
 CodecName = Literal["mp4v", "h264", "vp9", "vp8", "mjpg", "ffv1"]
 FitName = Literal["contain", "cover", "stretch"]
@@ -41,46 +41,71 @@ class JobSpec(BaseModel):
     name: str | None = Field(None, description="output file stem; default the job id", pattern=_NAME.pattern)
 
 
-def parse_spec(data: Any, *, need_source: bool) -> JobSpec:
-    """Validate a spec from JSON or form fields with the engine's rules and codes."""
+def parse_spec(data: Any, *, need_source: bool, max_pixels: int = DEFAULT_MAX_PIXELS) -> JobSpec:
+    """Validate a spec from JSON or form fields with the engine's rules and codes; a size
+    the codec cannot take (or over ``max_pixels``) is refused here, not by the worker."""
     if not isinstance(data, Mapping):
         raise InvalidOptionError("the job spec must be a JSON object")
     known = {"source", "fps", "codec", "size", "fit", "name"}
-    unknown = sorted(set(data) - known)
+    unknown = sorted(repr(k) for k in set(data) - known)
     if unknown:
-        raise InvalidOptionError(f"unknown field(s): {', '.join(map(str, unknown))}; known: {', '.join(sorted(known))}")
+        raise InvalidOptionError(f"unknown field(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     source = data.get("source")
     if need_source:
-        if not isinstance(source, Mapping) or not isinstance(source.get("dir"), str) or not source.get("dir"):
+        if not isinstance(source, Mapping) or not source.get("dir"):
             raise BadSourceError('source.dir is required: {"source": {"dir": "folder/under/inputs"}}')
-        if len(source["dir"]) > MAX_DIR_LENGTH:
-            raise BadSourceError(f"source.dir is longer than {MAX_DIR_LENGTH} characters")
-        extra = sorted(set(source) - {"dir", "pattern"})
+        extra = sorted(repr(k) for k in set(source) - {"dir", "pattern"})
         if extra:
-            raise BadSourceError(f"unknown source field(s): {', '.join(map(str, extra))}")
+            raise BadSourceError(f"unknown source field(s): {', '.join(extra)}")
+        folder = _text(source["dir"], "source.dir", BadSourceError)
+        if len(folder) > MAX_DIR_LENGTH:
+            raise BadSourceError(f"source.dir is longer than {MAX_DIR_LENGTH} characters")
         pattern = source.get("pattern")
-        if pattern is not None and (not isinstance(pattern, str) or "/" in pattern or "\x00" in pattern or len(pattern) > 200):
-            raise BadSourceError("source.pattern must be a file-name glob such as '*.png' (no '/')")
-        src = Source(dir=source["dir"], pattern=pattern or None)
+        if pattern is not None:
+            pattern = _text(pattern, "source.pattern", BadSourceError)
+            if "/" in pattern or len(pattern) > 200:
+                raise BadSourceError("source.pattern must be a file-name glob such as '*.png' (no '/', at most 200 characters)")
+        src = Source(dir=folder, pattern=pattern or None)
     elif source is not None:
         raise BadSourceError("an upload carries its own frames; leave source out")
     else:
         src = None
-    size = parse_size(data.get("size"))
-    name = data.get("name")
-    if name in ("", None):
-        name = None
-    elif not isinstance(name, str) or not _NAME.match(name):
+    size = parse_size(_given(data, "size"))
+    name = _given(data, "name")
+    if name is not None and (not isinstance(name, str) or not _NAME.match(name)):
         raise BadNameError("name must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit")
-    fps = data.get("fps", DEFAULT_FPS)
+    fps = _given(data, "fps")
+    codec = get_codec(DEFAULT_CODEC if _given(data, "codec") is None else data["codec"])
+    if size:
+        check_size(codec, size, max_pixels)
     return JobSpec(
         source=src,
-        fps=parse_fps(DEFAULT_FPS if fps in ("", None) else fps),
-        codec=get_codec(data.get("codec") or DEFAULT_CODEC).name,
+        fps=parse_fps(DEFAULT_FPS if fps is None else fps),
+        codec=codec.name,
         size=f"{size[0]}x{size[1]}" if size else None,
-        fit=parse_fit(data.get("fit") or DEFAULT_FIT),
+        fit=parse_fit(_given(data, "fit") or DEFAULT_FIT),
         name=name,
     )
+
+
+def _given(data: Mapping, field: str) -> Any:
+    """A field's value, None when it is absent, null or empty (a form's empty field)."""
+    value = data.get(field)
+    return None if value is None or value == "" else value
+
+
+def _text(value: Any, field: str, error: type[InvalidOptionError]) -> str:
+    """A string a path or a glob can be made of: no NUL, no lone surrogate (JSON can
+    carry "\\ud800", which no file system name can hold)."""
+    if not isinstance(value, str):
+        raise error(f"{field} must be a string")
+    if "\x00" in value:
+        raise error(f"{field} must not contain NUL")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise error(f"{field} is not valid Unicode text (it holds a lone surrogate)") from None
+    return value
 
 
 class Progress(BaseModel):
@@ -121,6 +146,7 @@ class Job(BaseModel):
     started_at: str | None = None
     finished_at: str | None = None
     attempts: int = 0
+    owner: str | None = Field(None, description="the name of the API token that created it; null when the service is open")
     spec: JobSpec
     result: Result | None = None
     error: ErrorBody | None = None

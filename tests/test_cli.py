@@ -66,9 +66,9 @@ def test_skipped_files_are_reported(make_frames, out_dir):
 @pytest.mark.parametrize(
     "args, code, words",
     [
-        (["--fps", "0"], "bad_fps", "fps must be above 0"),
+        (["--fps", "0"], "bad_fps", "fps must be from 0.01 to 240"),
         (["--fps", "nan"], "bad_fps", "fps"),
-        (["--fps", "241"], "bad_fps", "at most 240"),
+        (["--fps", "241"], "bad_fps", "from 0.01 to 240"),
         (["--codec", "divx"], "unknown_codec", "mp4v, h264, vp9, vp8, mjpg, ffv1"),
         (["--size", "big"], "bad_size", "1920x1080"),
         (["--fit", "zoom"], "bad_fit", "contain, cover, stretch"),

@@ -135,10 +135,10 @@ def test_progress_and_cancel_checks_keep_coming_while_a_frame_is_slow(make_frame
     # given a frame that takes 1.2 s to decode
     real_read = encode_module.read_frame
 
-    def slow_read(path):
+    def slow_read(path, *limits):
         if path.name == "frame_3.png":
             time.sleep(1.2)
-        return real_read(path)
+        return real_read(path, *limits)
 
     monkeypatch.setattr(encode_module, "read_frame", slow_read)
     progress_at, cancel_at = [], []

@@ -23,6 +23,7 @@ def run(args: argparse.Namespace) -> int:
     options = EncodeOptions.build(
         fps=args.fps, codec=codec, size=args.size, fit=args.fit,
         skip_bad_frames=args.skip_bad_frames, max_pixels=settings.max_pixels,
+        max_frame_bytes=settings.max_frame_bytes,
     )
     bar = ProgressBar()
     try:

@@ -101,7 +101,7 @@ def test_mistakes_are_caught_in_the_page_before_upload(page, tmp_path):
     page.set_input_files("#files", frame_files(tmp_path, 2))
     page.get_by_label("Frames per second").fill("0")
     page.get_by_role("button", name="Make video").click()
-    expect(page.locator("#form-error")).to_contain_text("Frames per second must be a number above 0")
+    expect(page.locator("#form-error")).to_contain_text("Frames per second must be a number from 0.01 to 240")
     page.get_by_label("Frames per second").fill("24")
     page.get_by_label("Size (optional)").fill("big")
     page.get_by_role("button", name="Make video").click()

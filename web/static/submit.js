@@ -123,7 +123,7 @@
   // --- checks before anything is sent ---------------------------------------------
   function problems() {
     const fps = Number(form.fps.value);
-    if (!form.fps.value || !isFinite(fps) || fps <= 0 || fps > 240) return "Frames per second must be a number above 0 and at most 240.";
+    if (!form.fps.value || !isFinite(fps) || fps < 0.01 || fps > 240) return "Frames per second must be a number from 0.01 to 240.";
     if (form.size.value && !/^\s*\d{1,5}\s*[xX×]\s*\d{1,5}\s*$/.test(form.size.value)) return "Size must be width x height in pixels, like 1280x720, or empty.";
     if (form.name.value && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(form.name.value)) return "The file name may use letters, digits, dots, dashes and underscores, starting with a letter or digit.";
     if (form.where.value === "server") return chosenFolder ? null : "Choose a folder on the server (press “Use” next to it).";

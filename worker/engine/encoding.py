@@ -14,7 +14,7 @@ from pathlib import Path
 
 import cv2
 
-from img2vid.codecs import check_suffix, get_codec
+from img2vid.codecs import check_size, check_suffix, get_codec
 from img2vid.errors import (
     CancelledError,
     NoFramesError,
@@ -99,6 +99,8 @@ def encode(
     options: EncodeOptions | None = None,
     *,
     pattern: str | None = None,
+    root: str | os.PathLike[str] | None = None,
+    shown_as: str | None = None,
     poster: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
     progress: Progress | None = None,
@@ -112,7 +114,8 @@ def encode(
     ``progress(frames_done, frames_total)`` and ``should_cancel()`` are called from this
     thread at least every ``interval`` seconds while work goes on (and once at the end
     for progress). Raises an Img2VidError subclass; after any failure nothing is left
-    at ``output`` or its poster path.
+    at ``output`` or its poster path. With ``root``, a frame that is a link out of it
+    is refused (the job service's input root); ``shown_as`` names the source in messages.
     """
     started = time.monotonic()
     opts = options or EncodeOptions()
@@ -120,7 +123,7 @@ def encode(
     video_path = Path(output)
     check_suffix(codec, video_path.suffix)
     files = OutputFiles(video_path, Path(poster) if poster else None, overwrite=overwrite)
-    found = discover(source, pattern)
+    found = discover(source, pattern, root=root, shown_as=shown_as)
     ticker = _Ticker(progress, should_cancel, interval)
     ticker.total = len(found.frames)
     files.check()
@@ -133,7 +136,7 @@ def encode(
                 f"the written video holds {count} frames at {width}x{height}, "
                 f"expected {written} at {out_size[0]}x{out_size[1]}"
             )
-        poster_frame = fit_frame(read_frame(first), out_size, opts.fit)
+        poster_frame = fit_frame(read_frame(first, opts.max_frame_bytes), out_size, opts.fit)
         if not cv2.imwrite(str(files.tmp_poster), poster_frame, [cv2.IMWRITE_JPEG_QUALITY, 90]):
             raise OutputUnwritableError(f"could not write the poster {files.tmp_poster.name}", path=files.tmp_poster)
         files.place()
@@ -166,7 +169,7 @@ def _probe(found, codec, opts, ticker) -> tuple[list[Path], list[str], tuple[int
     first_size: tuple[int, int] | None = None
     for path in found.frames:
         try:
-            size = probe_size(path, opts.max_pixels)
+            size = probe_size(path, opts.max_pixels, opts.max_frame_bytes)
         except UnreadableFrameError:
             if not opts.skip_bad_frames:
                 raise
@@ -180,6 +183,8 @@ def _probe(found, codec, opts, ticker) -> tuple[list[Path], list[str], tuple[int
     out_size = opts.size or first_size
     if codec.needs_even_size:
         out_size = even_size(out_size)
+    # The first frame's size may be more than the codec takes: say so before encoding.
+    check_size(codec, out_size, opts.max_pixels)
     return frames, bad, out_size
 
 
@@ -189,7 +194,7 @@ def _write(files, codec, opts, frames, size, ticker, bad, threads, window) -> tu
     writer = open_writer(codec, files.tmp_video, opts.fps, size)
 
     def decode(path: Path):
-        return writer.prepare(fit_frame(read_frame(path), size, opts.fit))
+        return writer.prepare(fit_frame(read_frame(path, opts.max_frame_bytes), size, opts.fit))
 
     written, first = 0, None
     results = ordered_map(

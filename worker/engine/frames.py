@@ -7,26 +7,38 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from img2vid.errors import UnreadableFrameError
+from img2vid.errors import FrameTooLargeError, UnreadableFrameError
 from img2vid.images import JPEG_SUFFIXES
+from img2vid.options import DEFAULT_MAX_FRAME_BYTES
 
 # OpenCV logs decoder complaints on stderr; we report each failure once, naming the file.
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
-def read_frame(path: Path) -> np.ndarray:
+
+def read_frame(path: Path, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> np.ndarray:
     """Decode ``path`` to an 8-bit BGR array; UnreadableFrameError names a bad file."""
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            # Never more than the limit, even if the file grew after it was checked.
+            data = f.read(max_bytes + 1)
     except OSError as exc:
         raise UnreadableFrameError(f"{path.name}: cannot read ({exc.strerror})", path=path) from None
+    if len(data) > max_bytes:
+        raise FrameTooLargeError(f"{path.name}: the file is over the limit of {max_bytes:,} bytes per frame "
+                                 "(IMG2VID_MAX_FRAME_BYTES)", path=path)
     is_jpeg = path.suffix.lower() in JPEG_SUFFIXES
-    # libjpeg fills a cut-off JPEG with grey and only warns; a whole JPEG ends with EOI.
+    # libjpeg fills a cut-off JPEG with grey and only warns; a whole JPEG ends with EOI
+    # (some cameras pad it with zeros after that).
     if is_jpeg and data.rstrip(b"\x00")[-2:] != b"\xff\xd9":
-        raise UnreadableFrameError(f"{path.name}: truncated JPEG (no end-of-image marker)", path=path)
+        raise UnreadableFrameError(f"{path.name}: truncated JPEG, or other data after its end "
+                                   "(no end-of-image marker at its end)", path=path)
     # JPEG is always 8-bit and IMREAD_COLOR applies its EXIF orientation; the others are
     # read unchanged so that alpha and 16-bit samples can be handled below.
     flags = cv2.IMREAD_COLOR if is_jpeg else cv2.IMREAD_UNCHANGED
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    try:
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    except cv2.error:  # OpenCV asserts rather than answering None for some inputs
+        img = None
     if img is None or img.size == 0:
         raise UnreadableFrameError(f"{path.name}: not a decodable image (corrupt or truncated)", path=path)
     return to_bgr8(img)

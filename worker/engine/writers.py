@@ -91,8 +91,9 @@ class PyAVWriter:
         return cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420) if self._yuv else bgr
 
     def write(self, prepared: np.ndarray) -> None:
-        frame = av.VideoFrame.from_ndarray(prepared, format="yuv420p" if self._yuv else "bgr24")
         try:
+            # Inside: FFmpeg checks the picture's size here too (av_image_check_size).
+            frame = av.VideoFrame.from_ndarray(prepared, format="yuv420p" if self._yuv else "bgr24")
             for packet in self._stream.encode(frame):
                 self._out.mux(packet)
         except av.error.FFmpegError as exc:
