@@ -25,6 +25,8 @@ from contextvars import ContextVar
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
+from .errors import ConfigError
+
 # What every LogRecord has; anything else on a record came from ``extra=`` and is logged.
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 _HOST = socket.gethostname()
@@ -91,7 +93,9 @@ def secrets_from_env(environ: dict[str, str] | None = None) -> list[str]:
         if _SECRET_NAME.search(name):
             for item in re.split(r"[,\s]+", value):
                 found.add(item)
+                # name:token, and name:token:admin (API_TOKENS): the token alone too.
                 found.update(re.split(r"[:=]", item, maxsplit=1)[1:])
+                found.update(re.split(r"[:=]", item)[1:])
         if "://" in value:
             for url in re.split(r"[,\s]+", value):
                 try:
@@ -163,12 +167,12 @@ class JsonFormatter(logging.Formatter):
 
 
 def level_of(name: str | int) -> int:
-    """A level name (INFO, warning) or number; SystemExit naming IMG2VID_LOG_LEVEL otherwise."""
+    """A level name (INFO, warning) or number; ConfigError naming IMG2VID_LOG_LEVEL otherwise."""
     if isinstance(name, int):
         return name
     level = logging.getLevelName(str(name).upper())
     if not isinstance(level, int):
-        raise SystemExit(f"IMG2VID_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {name!r}")
+        raise ConfigError(f"IMG2VID_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {name!r}")
     return level
 
 

@@ -6,10 +6,28 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .apitokens import parse_api_tokens
-from .options import DEFAULT_MAX_PIXELS
+from .apitokens import ApiToken, parse_api_tokens
+from .errors import ConfigError
+from .options import DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_PIXELS
 
 DAY = 86_400
+# A job past its time limit is failed from inside (it checks ten times a second); only
+# if it has not stopped this much later is its worker process killed.
+TIME_LIMIT_GRACE = 30
+
+# (field, variable, lowest sensible value): a limit of 0 or less would refuse everything
+# or nothing, which is never what was meant.
+_AT_LEAST = (
+    ("retention_seconds", "IMG2VID_RETENTION_SECONDS", 0), ("max_pixels", "IMG2VID_MAX_PIXELS", 1),
+    ("max_frames", "IMG2VID_MAX_FRAMES", 1), ("max_request_bytes", "IMG2VID_MAX_REQUEST_BYTES", 1),
+    ("max_zip_entries", "IMG2VID_MAX_ZIP_ENTRIES", 1), ("max_zip_bytes", "IMG2VID_MAX_ZIP_BYTES", 1),
+    ("max_batch", "IMG2VID_MAX_BATCH", 1), ("max_frame_bytes", "IMG2VID_MAX_FRAME_BYTES", 1),
+    ("max_zip_ratio", "IMG2VID_MAX_ZIP_RATIO", 1), ("task_time_limit", "IMG2VID_TASK_TIME_LIMIT", 1),
+    ("lease_seconds", "IMG2VID_LEASE_SECONDS", 0.5), ("heartbeat_seconds", "IMG2VID_HEARTBEAT_SECONDS", 0.1),
+    ("max_worker_deaths", "IMG2VID_MAX_WORKER_DEATHS", 1), ("sweep_seconds", "IMG2VID_SWEEP_SECONDS", 0.01),
+    ("orphan_seconds", "IMG2VID_ORPHAN_SECONDS", 0), ("decode_threads", "IMG2VID_DECODE_THREADS", 0),
+    ("worker_concurrency", "IMG2VID_WORKER_CONCURRENCY", 1), ("trusted_proxies", "IMG2VID_TRUSTED_PROXIES", 0),
+)
 
 
 def _number(name: str, default, kind):
@@ -21,7 +39,7 @@ def _number(name: str, default, kind):
         return kind(raw)
     except ValueError:
         what = "a whole number" if kind is int else "a number"
-        raise SystemExit(f"{name} must be {what}, got {raw!r}") from None
+        raise ConfigError(f"{name} must be {what}, got {raw!r}") from None
 
 
 def _int(name: str, default: int) -> int:
@@ -46,11 +64,11 @@ def _rate_limit(name: str, default: str) -> str:
     return "" if raw.lower() in ("", "off") else raw
 
 
-def _api_tokens() -> tuple[tuple[str, str], ...]:
+def _api_tokens() -> tuple[ApiToken, ...]:
     try:
         return parse_api_tokens(os.environ.get("API_TOKENS", ""))
     except ValueError as exc:
-        raise SystemExit(f"API_TOKENS: {exc}") from None
+        raise ConfigError(f"API_TOKENS: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -69,6 +87,14 @@ class Settings:
     max_zip_entries: int = 20_000
     max_zip_bytes: int = 8 * 1024**3
     max_batch: int = 1_000
+    # Bytes in one frame file (an upload, a zip member, a file in an input folder):
+    # far above any real frame, and checked before a byte of it is read or extracted.
+    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
+    # How much a zip member may expand. Deflate cannot pass about 1,030:1 (a black BMP
+    # reaches 1,021:1), so no deflated frame is refused; bzip2 and LZMA bombs are.
+    max_zip_ratio: float = 1_100.0
+    # Seconds a job may run: then it fails with time_limit_exceeded and is not run
+    # again. Its worker process is killed TIME_LIMIT_GRACE seconds later if still busy.
     task_time_limit: int = 3_600
     # A running job's lease: renewed every lease/5 s by its run; when it has ended, the
     # job's worker is taken for dead and another worker may take the job.
@@ -100,7 +126,7 @@ class Settings:
     worker_concurrency: int = 1
     # (name, token) pairs from API_TOKENS; none means the service is open to anyone who
     # can reach it. Never in repr: settings may be printed.
-    api_tokens: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    api_tokens: tuple[ApiToken, ...] = field(default=(), repr=False)
     # Requests per client (its token's name, else its address) to anything but the health
     # routes and static files, and job creations per client; "" turns one off. Counted
     # in Redis, so every web process shares them.
@@ -113,9 +139,11 @@ class Settings:
         # The Celery queue is a Redis key too; inside the store's prefix it could be
         # taken for one of the store's own keys.
         if self.queue.startswith(self.key_prefix):
-            raise SystemExit(f"IMG2VID_QUEUE ({self.queue!r}) must not start with IMG2VID_KEY_PREFIX ({self.key_prefix!r})")
-        if self.sweep_seconds <= 0:
-            raise SystemExit(f"IMG2VID_SWEEP_SECONDS must be above 0, got {self.sweep_seconds!r}")
+            raise ConfigError(f"IMG2VID_QUEUE ({self.queue!r}) must not start with IMG2VID_KEY_PREFIX ({self.key_prefix!r})")
+        for attr, variable, low in _AT_LEAST:
+            value = getattr(self, attr)
+            if value < low:
+                raise ConfigError(f"{variable} must be at least {low:g}, got {value!r}")
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -132,6 +160,8 @@ class Settings:
             max_zip_entries=_int("IMG2VID_MAX_ZIP_ENTRIES", d.max_zip_entries),
             max_zip_bytes=_int("IMG2VID_MAX_ZIP_BYTES", d.max_zip_bytes),
             max_batch=_int("IMG2VID_MAX_BATCH", d.max_batch),
+            max_frame_bytes=_int("IMG2VID_MAX_FRAME_BYTES", d.max_frame_bytes),
+            max_zip_ratio=_float("IMG2VID_MAX_ZIP_RATIO", d.max_zip_ratio),
             task_time_limit=_int("IMG2VID_TASK_TIME_LIMIT", d.task_time_limit),
             lease_seconds=_float("IMG2VID_LEASE_SECONDS", d.lease_seconds),
             heartbeat_seconds=_float("IMG2VID_HEARTBEAT_SECONDS", d.heartbeat_seconds),

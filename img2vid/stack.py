@@ -94,13 +94,11 @@ def worker_argv(name: str, queue: str, concurrency: int = 1, extra: list[str] | 
 
 
 def web_argv(port: int, workers: int = 2) -> list[str]:
-    # The timeout is given here, not left to gunicorn.conf.py, which gunicorn reads
-    # only from the current folder: uploads need longer than gunicorn's 30 s.
+    # The settings module by name, not the gunicorn.conf.py that gunicorn looks for in
+    # the current folder only: its JSON logger, upload timeout and settings check.
     return [
-        str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-        "--timeout", os.environ.get("WEB_TIMEOUT", "300"),
-        # gunicorn's own lines as JSON, like the app's (gunicorn.conf.py says the same).
-        "--logger-class", "web.gunicorn_logs.JsonLogger",
+        str(BIN / "gunicorn"), "--config", "python:web.gunicorn_conf", "--bind", f"127.0.0.1:{port}",
+        "--workers", str(workers),
         "web:create_app()",
     ]
 

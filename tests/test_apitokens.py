@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import pytest
 
-from img2vid.apitokens import bare_name, parse_api_tokens
+from img2vid.apitokens import ApiToken, bare_name, parse_api_tokens
 
 A, B = "a" * 20 + "1", "b" * 20 + "2"
 
 
 def test_named_and_bare_tokens_with_spaces_and_empty_entries():
     pairs = parse_api_tokens(f" alice:{A} ,, {B}, ")
-    assert pairs == (("alice", A), (bare_name(B), B))
+    assert pairs == (ApiToken("alice", A), ApiToken(bare_name(B), B))
     assert bare_name(B).startswith("token-") and B not in bare_name(B)
+
+
+def test_an_entry_ending_in_admin_is_an_admin_token():
+    # given a named admin token, a plain one, and a token holding ':' of its own
+    pairs = parse_api_tokens(f"root:{A}:admin, alice:{B}, carol:{A}x:y")
+    # then only the first is an admin, and ':admin' is not part of its token
+    assert pairs == (ApiToken("root", A, admin=True), ApiToken("alice", B), ApiToken("carol", f"{A}x:y"))
+    # and a token never shows in the token's repr (settings may be printed)
+    assert A not in repr(pairs[0])
 
 
 def test_unset_means_no_tokens():

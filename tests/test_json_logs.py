@@ -9,6 +9,7 @@ import logging
 import pytest
 
 from img2vid import logs
+from img2vid.errors import ConfigError
 
 SECRET_KEY = "s3cret-key-0123456789abcdef"
 TOKEN = "tok-aaaaaaaaaaaaaaaaaaaa"
@@ -102,7 +103,15 @@ def test_short_secrets_are_not_searched_for_by_value():
     assert redact("img2vid.tasks redis://:img2vid@redis") == "img2vid.tasks redis://:***@redis"
 
 
+def test_an_admin_token_is_a_secret_without_its_suffix():
+    # given API_TOKENS with an admin entry and a plain one
+    found = logs.secrets_from_env({"API_TOKENS": "root:r00t-token-0123456789:admin,alice:alice-token-0123456789"})
+    # then each token alone is blanked wherever it shows
+    redact = logs.Redactor(found)
+    assert redact("sent r00t-token-0123456789 and alice-token-0123456789") == "sent *** and ***"
+
+
 def test_the_level_setting_is_checked():
     assert logs.level_of("warning") == logging.WARNING
-    with pytest.raises(SystemExit, match="IMG2VID_LOG_LEVEL"):
+    with pytest.raises(ConfigError, match="IMG2VID_LOG_LEVEL"):
         logs.level_of("LOUD")

@@ -1,15 +1,40 @@
-"""gunicorn reads this from the working directory: `gunicorn 'web:create_app()'`."""
+"""gunicorn's settings for the web app (`gunicorn --config python:web.gunicorn_conf
+'web:create_app()'`; the gunicorn.conf.py beside the code names this module)."""
 
 import multiprocessing
 import os
+import sys
 
-bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
+
+
+def _whole(name: str, default: int) -> int:
+    raw = os.environ.get(name) or str(default)
+    if not raw.strip().isdigit() or int(raw) < 1:
+        sys.exit(f"{name} must be a whole number above 0, got {raw!r}")
+    return int(raw)
+
+
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{_whole('PORT', 8000)}"
 # Requests are short Redis reads; a few sync workers per core keep both cores busy.
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+workers = _whole("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1)
 # Uploads stream to disk; give a slow client time to send a large one.
-timeout = int(os.environ.get("WEB_TIMEOUT", "300"))
+timeout = _whole("WEB_TIMEOUT", 300)
 # The app logs every request as a JSON line (web/request_log.py); gunicorn's own access
 # log is off unless WEB_ACCESS_LOG names a file or "-".
 accesslog = os.environ.get("WEB_ACCESS_LOG") or None
 # gunicorn's own lines (workers booting, timeouts) as JSON too.
 logger_class = "web.gunicorn_logs.JsonLogger"
+
+
+def on_starting(server):
+    """Check the settings in the master, before the port is bound or a worker boots: a
+    worker that fails to boot is started again and again, so a bad setting would
+    otherwise loop forever (60 boots in 25 s) while the port hangs."""
+    from img2vid.errors import ConfigError
+    from web.config import load_settings
+
+    try:
+        load_settings()
+    except ConfigError as exc:
+        server.log.error("%s", exc.message)
+        sys.exit(1)

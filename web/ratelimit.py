@@ -24,13 +24,13 @@ import time
 
 from flask import Flask, current_app, request
 from flask_limiter import Limit, Limiter, RateLimitExceeded
-from limits import parse_many
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from img2vid.settings import Settings
 
 from .auth import caller
+from .config import check_rate_limit
 from .errors import error_response
 
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz"})
@@ -55,15 +55,6 @@ def _not_creating() -> bool:
     return request.method != "POST" or not (request.path in _CREATE_PATHS or request.path.endswith("/retry"))
 
 
-def _check(variable: str, value: str) -> str:
-    try:
-        parse_many(value)
-    except ValueError:
-        raise SystemExit(f"{variable} must be a rate limit such as '50 per second' or '600/minute' "
-                         f"(or 'off'), got {value!r}") from None
-    return value
-
-
 def _retry_after(exc: RateLimitExceeded) -> int:
     """Whole seconds until the breached window ends (at least 1)."""
     limiter: Limiter = current_app.extensions["img2vid.limiter"]
@@ -85,9 +76,9 @@ def _too_many(exc: RateLimitExceeded):
 def install_rate_limits(app: Flask, settings: Settings) -> None:
     budgets = []
     if settings.rate_limit:
-        budgets.append(_Budget(_check("IMG2VID_RATE_LIMIT", settings.rate_limit), scope="all", shared=True))
+        budgets.append(_Budget(check_rate_limit("IMG2VID_RATE_LIMIT", settings.rate_limit), scope="all", shared=True))
     if settings.rate_limit_create:
-        budgets.append(_Budget(_check("IMG2VID_RATE_LIMIT_CREATE", settings.rate_limit_create), scope="create",
+        budgets.append(_Budget(check_rate_limit("IMG2VID_RATE_LIMIT_CREATE", settings.rate_limit_create), scope="create",
                              shared=True, exempt_when=_not_creating))
     if not budgets:
         return

@@ -7,6 +7,7 @@ import secrets
 import tempfile
 from pathlib import Path
 
+from img2vid.errors import ConfigError
 from img2vid.settings import Settings
 
 
@@ -16,7 +17,7 @@ def secret_key(settings: Settings) -> str:
     if settings.secret_key:
         return settings.secret_key
     if settings.production:
-        raise SystemExit("SECRET_KEY must be set when IMG2VID_ENV=production")
+        raise ConfigError("SECRET_KEY must be set when IMG2VID_ENV=production")
     path = Path(settings.data_dir) / ".secret_key"
     if not path.exists():
         # Written whole, then linked into place: workers starting together never read

@@ -5,7 +5,8 @@ from __future__ import annotations
 from celery import Celery
 from celery.signals import celeryd_init, setup_logging, worker_ready, worker_shutdown, worker_shutting_down
 
-from img2vid.settings import Settings
+from img2vid.errors import ConfigError
+from img2vid.settings import TIME_LIMIT_GRACE, Settings
 
 
 def make_celery(settings: Settings | None = None) -> Celery:
@@ -24,7 +25,12 @@ def make_celery(settings: Settings | None = None) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         worker_concurrency=s.worker_concurrency,
-        task_time_limit=s.task_time_limit,
+        # The job's own limit is checked by its run (worker/lease.py) and fails it as
+        # time_limit_exceeded; Celery's soft limit is the backstop for a run stuck where
+        # it cannot look, and its hard limit kills the process (then the lease ends and
+        # the job is run again, as for any lost worker).
+        task_soft_time_limit=s.task_time_limit + TIME_LIMIT_GRACE // 2,
+        task_time_limit=s.task_time_limit + TIME_LIMIT_GRACE,
         broker_connection_retry_on_startup=True,
         broker_transport_options={"socket_connect_timeout": 2},
         worker_send_task_events=False,
@@ -33,7 +39,10 @@ def make_celery(settings: Settings | None = None) -> Celery:
     return app
 
 
-app = make_celery()
+try:
+    app = make_celery()
+except ConfigError as exc:  # one line naming the setting, as `celery worker` starts
+    raise SystemExit(exc.message) from None
 
 
 @celeryd_init.connect

@@ -193,8 +193,8 @@ def test_a_part_that_dies_at_start_is_one_error_line_naming_it(tmp_path, up_env)
     data = tmp_path / "data"
     run = img2vid("up", "--port", str(free_port()), "--data", str(data), env={**up_env, "WEB_TIMEOUT": "soon"})
     line = one_error_line(run, "start_failed")
-    assert "web exited with status 2 before the system was ready" in line, line
-    assert "invalid int value: 'soon'" in line and str(data / "logs" / "web.log") in line
+    assert "web exited with status 1 before the system was ready" in line, line
+    assert "WEB_TIMEOUT must be a whole number above 0, got 'soon'" in line and str(data / "logs" / "web.log") in line
     assert not left_behind(data)
 
 
