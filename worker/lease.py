@@ -5,6 +5,7 @@ about ten times a second; the answer is a reason, or None:
 
 - ``cancel``: a client cancelled the job;
 - ``hand_back``: this worker is shutting down (SIGTERM) and gives the job back;
+- ``time_limit``: the run has gone on longer than its time limit;
 - ``lease_lost``: the lease is no longer ours, or has not been renewed for half its
   length (Redis unreachable, or this process was frozen). The run stops before the
   lease can end, so the reaper never gives the job to a second worker while this one
@@ -26,8 +27,11 @@ log = logging.getLogger(__name__)
 
 
 class Run:
-    def __init__(self, store: JobStore, job_id: str, worker: str, lease_seconds: float) -> None:
+    def __init__(self, store: JobStore, job_id: str, worker: str, lease_seconds: float,
+                 time_limit: float = float("inf")) -> None:
         self.store, self.job_id, self.worker, self.lease = store, job_id, worker, lease_seconds
+        self.time_limit = time_limit
+        self._deadline = float("inf")
         self.token = secrets.token_hex(8)
         self.reason: str | None = None
         self._renewed = time.monotonic()
@@ -37,6 +41,7 @@ class Run:
 
     def begin(self) -> None:
         self._renewed = time.monotonic()
+        self._deadline = self._renewed + self.time_limit
         self._thread.start()
 
     def end(self) -> None:
@@ -56,8 +61,12 @@ class Run:
                             extra={"event": "lease_not_renewed", "job_id": self.job_id})
 
     def should_stop(self) -> bool:
-        if self._lost or time.monotonic() - self._renewed > self.lease / 2:
+        now = time.monotonic()
+        if self._lost or now - self._renewed > self.lease / 2:
             self.reason = "lease_lost"
+            return True
+        if now > self._deadline:
+            self.reason = "time_limit"
             return True
         try:
             cancel, draining = self.store.run_flags(self.job_id, self.worker)

@@ -11,10 +11,11 @@ import time
 from pathlib import Path
 
 import redis
+from celery.exceptions import SoftTimeLimitExceeded
 
 from img2vid import logs
 from img2vid.codecs import CODECS
-from img2vid.errors import CancelledError, Img2VidError
+from img2vid.errors import CancelledError, Img2VidError, TimeLimitError
 from img2vid.models import JobSpec
 from img2vid.options import EncodeOptions
 from img2vid.queueing import ENCODE_TASK, PRIORITY_RETAKEN
@@ -37,7 +38,7 @@ def enqueue(job_id: str) -> None:
 def encode_job(self, job_id: str) -> str:
     rt = runtime()
     worker = self.request.hostname or "worker"
-    run = Run(rt.store, job_id, worker, rt.settings.lease_seconds)
+    run = Run(rt.store, job_id, worker, rt.settings.lease_seconds, time_limit=rt.settings.task_time_limit)
     # A message for a job that is finished, cancelled, or running under another run's
     # lease (a redelivered or duplicate message) finds it not queued and does nothing.
     with logs.job_context(job_id):
@@ -65,10 +66,14 @@ def _encode(rt, job, run: Run) -> str:
     try:
         options = EncodeOptions.build(
             fps=spec.fps, codec=spec.codec, size=spec.size, fit=spec.fit, max_pixels=rt.settings.max_pixels,
+            max_frame_bytes=rt.settings.max_frame_bytes,
         )
         result = encode(
             job.source, target, options,
             pattern=spec.source.pattern if spec.source else None,
+            # Checked again here, not only at submit: a link can be made after that.
+            root=rt.volume.inputs if spec.source else job.source,
+            shown_as=spec.source.dir if spec.source else "the uploaded frames",
             poster=out_dir / "poster.jpg",
             # A re-run replaces the files atomically: a reader sees the old or the new.
             overwrite=True,
@@ -87,13 +92,18 @@ def _encode(rt, job, run: Run) -> str:
             logs.event(log, "job_lease_lost", f"job {job_id} stopped: its lease is no longer this run's",
                        level=logging.WARNING, worker=run.worker)
             return "lease lost"  # the job is someone else's now: touch nothing
+        if run.reason == "time_limit":
+            return _time_limit_exceeded(rt, job_id, run, out_dir)
         shutil.rmtree(out_dir, ignore_errors=True)
         if _finish(job_id, "cancelled", run, error=exc.to_dict()):
             logs.event(log, "job_cancelled", f"job {job_id} cancelled while running", worker=run.worker)
         return "cancelled"
+    except SoftTimeLimitExceeded:  # the run was stuck where it could not check its limit
+        return _time_limit_exceeded(rt, job_id, run, out_dir)
     except Img2VidError as exc:
         shutil.rmtree(out_dir, ignore_errors=True)
-        error = _client_error(exc, Path(job.source))
+        error = _client_error(exc, Path(job.source), spec.source.dir if spec.source else "the uploaded frames",
+                              {out_dir: "the job's output folder", rt.volume.root: "the data volume"})
         if _finish(job_id, "failed", run, error=error):
             logs.event(log, "job_failed", f"job {job_id} failed: {error['message']}", level=logging.WARNING,
                        code=error["code"], file=error.get("path"), worker=run.worker)
@@ -102,7 +112,9 @@ def _encode(rt, job, run: Run) -> str:
         logs.event(log, "job_failed", f"job {job_id} failed unexpectedly: {exc}", level=logging.ERROR,
                    exc_info=True, code="internal_error", worker=run.worker)
         shutil.rmtree(out_dir, ignore_errors=True)
-        _finish(job_id, "failed", run, error={"code": "internal_error", "message": f"the encoder failed unexpectedly: {exc}"})
+        # Its text may name the server's files or the library's source: the log has it.
+        _finish(job_id, "failed", run, error={"code": "internal_error", "message": "the encoder failed unexpectedly; "
+                                              f"the worker's log has the details (job {job_id})"})
         return "failed"
 
     recorded = _finish(job_id, "succeeded", run, result={
@@ -121,9 +133,21 @@ def _encode(rt, job, run: Run) -> str:
     return "succeeded"
 
 
-def _client_error(exc: Img2VidError, source: Path) -> dict:
+def _time_limit_exceeded(rt, job_id: str, run: Run, out_dir: Path) -> str:
+    """Fail the job for good: a job that outran its limit would outrun it again."""
+    shutil.rmtree(out_dir, ignore_errors=True)
+    limit = rt.settings.task_time_limit
+    error = TimeLimitError(f"the job ran longer than the time limit of {limit:,} s (IMG2VID_TASK_TIME_LIMIT)")
+    if _finish(job_id, "failed", run, error=error.to_dict()):
+        logs.event(log, "job_failed", f"job {job_id} failed: {error.message}", level=logging.WARNING,
+                   code=error.code, worker=run.worker)
+    return "failed"
+
+
+def _client_error(exc: Img2VidError, source: Path, client_name: str, places: dict[Path, str]) -> dict:
     """The error as a client should read it: uploaded frames named as the client named
-    them, and no server paths."""
+    them, the folder as the client named it (``client_name``), and the other server
+    folders a library's words may hold by what they are (``places``): never a path."""
     body = exc.to_dict()
     names_file = source / NAMES_FILE
     if exc.path:
@@ -133,7 +157,11 @@ def _client_error(exc: Img2VidError, source: Path) -> dict:
             original = json.loads(names_file.read_text()).get(saved, saved)
             body["message"] = body["message"].replace(saved, original)
         body["path"] = original
-    body["message"] = body["message"].replace(str(source), "the job's frames")
+    message = body["message"].replace(str(source), client_name)
+    for place, words in places.items():  # the deepest first: an output folder is inside the volume
+        for form in {str(place), str(Path(place).resolve())}:
+            message = message.replace(form, words)
+    body["message"] = message
     return body
 
 
