@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from celery import Celery
@@ -14,6 +15,7 @@ from img2vid.queueing import ENCODE_TASK, PRIORITY_NEW
 from img2vid.settings import Settings
 from img2vid.volume import Volume
 
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -46,7 +48,8 @@ class Services:
                     self.celery.send_task(ENCODE_TASK, args=[job_id], queue=self.settings.queue,
                                           priority=PRIORITY_NEW, producer=producer)
         except (OperationalError, ConnectionError, OSError) as exc:
-            raise UnavailableError(f"the queue (Redis) cannot be reached: {exc}") from exc
+            log.warning("the queue (Redis) cannot be reached: %s", exc, extra={"event": "redis_unavailable"})
+            raise UnavailableError("the queue (Redis) cannot be reached; try again in a minute") from exc
 
 
 def services() -> Services:

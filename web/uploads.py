@@ -30,12 +30,19 @@ def _check_count(n: int, settings: Settings) -> None:
     if n == 0:
         raise NoFramesError("the upload holds no frames: expected jpg, jpeg, png, bmp, tif, tiff or webp files")
     if n > settings.max_frames:
-        raise TooLargeError(f"{n} frames is over the limit of {settings.max_frames} per job", code="too_many_frames")
+        raise TooLargeError(f"{n:,} frames is over the limit of {settings.max_frames:,} per job (IMG2VID_MAX_FRAMES)",
+                            code="too_many_frames")
 
 
 def save_files(files: list[FileStorage], dest: Path, settings: Settings) -> int:
     frames = [f for f in files if f.filename and is_image_name(PurePosixPath(f.filename.replace("\\", "/")).name)]
     _check_count(len(frames), settings)
+    # Each frame was capped as it streamed in (web/bodies.py); this is the same rule.
+    for f in frames:
+        if part_size(f) > settings.max_frame_bytes:
+            name = PurePosixPath((f.filename or "").replace("\\", "/")).name
+            raise FrameTooLargeError(f"{name}: the file is {part_size(f):,} bytes, over the limit of "
+                                     f"{settings.max_frame_bytes:,} bytes per frame (IMG2VID_MAX_FRAME_BYTES)", path=name)
     frames.sort(key=lambda f: natural_key(f.filename or ""))
     names = {}
     dest.mkdir(parents=True)
@@ -68,10 +75,12 @@ def save_archive(upload: FileStorage, dest: Path, settings: Settings) -> int:
         infos = archive.infolist()
         # Checked from the central directory, before a single byte is extracted.
         if len(infos) > settings.max_zip_entries:
-            raise TooLargeError(f"the archive has {len(infos)} entries, over the limit of {settings.max_zip_entries}", code="archive_too_large")
+            raise TooLargeError(f"the archive has {len(infos):,} entries, over the limit of "
+                                f"{settings.max_zip_entries:,} (IMG2VID_MAX_ZIP_ENTRIES)", code="archive_too_large")
         declared = sum(i.file_size for i in infos)
         if declared > settings.max_zip_bytes:
-            raise TooLargeError(f"the archive unpacks to {declared:,} bytes, over the limit of {settings.max_zip_bytes:,}", code="archive_too_large")
+            raise TooLargeError(f"the archive unpacks to {declared:,} bytes, over the limit of "
+                                f"{settings.max_zip_bytes:,} (IMG2VID_MAX_ZIP_BYTES)", code="archive_too_large")
         for info in infos:
             problem = _member_problem(info)
             if problem:
@@ -82,6 +91,8 @@ def save_archive(upload: FileStorage, dest: Path, settings: Settings) -> int:
             and is_image_name(PurePosixPath(i.filename.replace("\\", "/")).name)
         ]
         _check_count(len(frames), settings)
+        for info in frames:  # only frames are extracted; other members are never opened
+            _check_member_size(info, settings)
         frames.sort(key=lambda i: natural_key(i.filename))
         dest.mkdir(parents=True)
         names = {}
@@ -90,6 +101,19 @@ def save_archive(upload: FileStorage, dest: Path, settings: Settings) -> int:
             _extract(archive, info, dest / saved)
             names[saved] = info.filename
     return _finish(dest, names, settings)
+
+
+def _check_member_size(info: zipfile.ZipInfo, settings: Settings) -> None:
+    """A frame member's size and expansion, from the central directory: a JPEG padded
+    with 2 GiB of zeros is 2 MB in the zip and is refused here, unopened."""
+    if info.file_size > settings.max_frame_bytes:
+        raise FrameTooLargeError(f"archive member {info.filename!r} unpacks to {info.file_size:,} bytes, over the "
+                                 f"limit of {settings.max_frame_bytes:,} bytes per frame (IMG2VID_MAX_FRAME_BYTES)",
+                                 path=info.filename)
+    ratio = info.file_size / max(1, info.compress_size)
+    if ratio > settings.max_zip_ratio:
+        raise TooLargeError(f"archive member {info.filename!r} expands {ratio:,.0f} times, over the limit of "
+                            f"{settings.max_zip_ratio:,g} (IMG2VID_MAX_ZIP_RATIO)", code="archive_too_large")
 
 
 def _extract(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path) -> None:
@@ -107,11 +131,21 @@ def _extract(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path) -> N
         raise BadUploadError(f"archive member {info.filename!r} cannot be read: {exc}", code="bad_archive_member") from None
 
 
+def part_size(upload: FileStorage) -> int:
+    """Bytes in an uploaded part (a part seldom says), without reading it."""
+    stream = upload.stream
+    here = stream.tell()
+    stream.seek(0, 2)
+    size = stream.tell()
+    stream.seek(here)
+    return size
+
+
 def _finish(dest: Path, names: dict[str, str], settings: Settings) -> int:
     """Check every frame's header (readable, under the pixel limit), then record names."""
     for saved, original in names.items():
         try:
-            probe_size(dest / saved, settings.max_pixels)
+            probe_size(dest / saved, settings.max_pixels, settings.max_frame_bytes)
         except (UnreadableFrameError, FrameTooLargeError) as exc:
             exc.message = exc.message.replace(saved, original)
             exc.path = original

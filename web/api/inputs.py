@@ -6,6 +6,7 @@ import os
 
 from flask import jsonify, request
 
+from img2vid.errors import BadSourceError
 from img2vid.images import is_image_name
 
 from ..services import services
@@ -34,11 +35,17 @@ def list_inputs():
     folder = svc.volume.resolve_input(rel) if rel else svc.volume.inputs.resolve()
     if not folder.is_dir():
         return jsonify(dir="", frames=0, folders=[])
-    frames, _ = _count(str(folder))
+    try:
+        frames, _ = _count(str(folder))
+        with os.scandir(folder) as it:
+            dirs = sorted((e for e in it if e.is_dir() and not e.name.startswith(".")), key=lambda e: e.name.casefold())
+    except OSError as exc:  # not readable by the service: say so by the client's name
+        raise BadSourceError(f"the folder {rel or '(the input root)'!r} cannot be listed: {exc.strerror}") from None
     subs = []
-    with os.scandir(folder) as it:
-        dirs = sorted((e for e in it if e.is_dir() and not e.name.startswith(".")), key=lambda e: e.name.casefold())
     for e in dirs[:MAX_FOLDERS]:
-        n, k = _count(e.path)
+        try:
+            n, k = _count(e.path)
+        except OSError:
+            continue  # a sub-folder the service cannot read holds nothing it could use
         subs.append({"dir": svc.volume.relative_input(e.path), "frames": n, "folders": k})
     return jsonify(dir=rel, frames=frames, folders=subs)
