@@ -9,6 +9,7 @@ store_scripts.py for the scripts and the lease that keeps a job on one worker at
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import time
 from contextlib import contextmanager
@@ -21,6 +22,8 @@ from . import jobmetrics, store_scripts
 from .errors import UnavailableError
 from .eta import fill_eta
 from .models import FINISHED, STATES
+
+log = logging.getLogger(__name__)
 
 # A worker is alive while its last heartbeat is younger than this (it beats every
 # IMG2VID_HEARTBEAT_SECONDS, 2 by default).
@@ -46,6 +49,9 @@ class JobRecord:
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     upload: bool = False
+    # The name of the API token (or signed-in page session) that created it; None when
+    # the service is open (API_TOKENS unset).
+    owner: str | None = None
     # Filled in by the store when read for display.
     queue_position: int | None = None
     eta_seconds: float | None = None
@@ -67,14 +73,21 @@ class JobRecord:
             attempts=int(h.get("attempts") or 0),
             started_at=f("started_at"),
             finished_at=f("finished_at"),
-            result=json.loads(h["result"]) if h.get("result") else None,
-            error=json.loads(h["error"]) if h.get("error") else None,
+            result=_loads(h["result"]) if h.get("result") else None,
+            error=_loads(h["error"]) if h.get("error") else None,
             upload=h.get("upload") == "1",
+            owner=h.get("owner") or None,
         )
 
     @property
     def finished(self) -> bool:
         return self.state in FINISHED
+
+
+def _loads(text: str) -> Any:
+    # A record written before fps had a floor may hold Infinity: read it as null, so
+    # that one old job cannot break every listing that includes it.
+    return json.loads(text, parse_constant=lambda _: None)
 
 
 class JobStore:
@@ -134,6 +147,14 @@ class JobStore:
     def k_draining(self, worker: str) -> str:
         return f"{self.p}draining:{worker}"
 
+    def k_owner(self, owner: str) -> str:
+        """The owner's jobs, scored by creation time (the per-state sets are for all)."""
+        return f"{self.p}owner:{owner}"
+
+    def k_idempotency(self, key: str, owner: str | None) -> str:
+        # Each owner's keys are its own: the same key from two tokens is two jobs.
+        return f"{self.p}idem:{key}" if owner is None else f"{self.p}idem-of:{owner}:{key}"
+
     def _keys(self, job_id: str) -> list[str]:
         return [self.k_job(job_id), self.k_queue, self.k_state(), self.k_finished, self.k_runs(job_id), self.k_metrics]
 
@@ -144,11 +165,13 @@ class JobStore:
             pipe = self.r.pipeline(transaction=True)
             for rec in records:
                 pipe.hset(self.k_job(rec.id), mapping={
-                    "id": rec.id, "state": "queued", "spec": json.dumps(rec.spec), "source": rec.source,
-                    "created_at": repr(rec.created_at), "frames_total": rec.frames_total, "frames_done": 0,
-                    "attempts": 0, "upload": "1" if rec.upload else "0",
+                    "id": rec.id, "state": "queued", "spec": json.dumps(rec.spec, allow_nan=False),
+                    "source": rec.source, "created_at": repr(rec.created_at), "frames_total": rec.frames_total,
+                    "frames_done": 0, "attempts": 0, "upload": "1" if rec.upload else "0", "owner": rec.owner or "",
                 })
                 pipe.zadd(self.k_all, {rec.id: rec.created_at})
+                if rec.owner:
+                    pipe.zadd(self.k_owner(rec.owner), {rec.id: rec.created_at})
                 pipe.zadd(self.k_state("queued"), {rec.id: rec.created_at})
                 pipe.zadd(self.k_queue, {rec.id: rec.created_at})
             pipe.hincrby(self.k_metrics, "submitted", len(records))
@@ -173,8 +196,11 @@ class JobStore:
         succeeded run goes into the metrics' histograms in the same step."""
         assert state in FINISHED
         observed = jobmetrics.observation_args(*timing) if timing and state == "succeeded" else []
+        # allow_nan=False: a result that is not strict JSON fails here, in the worker,
+        # rather than in every later listing of it.
         ok = self._finish(keys=self._keys(job_id), args=[
-            job_id, state, json.dumps(result) if result else "", json.dumps(error) if error else "", token, *observed])
+            job_id, state, json.dumps(result, allow_nan=False) if result else "",
+            json.dumps(error, allow_nan=False) if error else "", token, *observed])
         return ok == 1
 
     def hand_back(self, job_id: str, token: str) -> bool:
@@ -217,8 +243,11 @@ class JobStore:
             return state
 
     def delete(self, job_id: str) -> None:
+        owner = self.r.hget(self.k_job(job_id), "owner")
         pipe = self.r.pipeline(transaction=True)
         pipe.delete(self.k_job(job_id), self.k_runs(job_id))
+        if owner:
+            pipe.zrem(self.k_owner(owner), job_id)
         for key in (self.k_all, self.k_queue, self.k_finished, *(self.k_state(s) for s in STATES)):
             pipe.zrem(key, job_id)
         pipe.execute()
@@ -239,22 +268,24 @@ class JobStore:
     def forget_worker(self, worker: str) -> None:
         self.r.zrem(self.k_workers, worker)
 
-    def claim_idempotency_key(self, key: str, job_id: str, fingerprint: str, ttl: int) -> tuple[str, str] | None:
-        """Bind ``key`` to ``job_id``; if it was bound already, return (job_id, fingerprint) it holds."""
+    def claim_idempotency_key(self, key: str, job_id: str, fingerprint: str, ttl: int,
+                              owner: str | None = None) -> tuple[str, str] | None:
+        """Bind ``owner``'s ``key`` to ``job_id``; if it was bound already, return the
+        (job_id, fingerprint) it holds."""
         with self._guard():
-            k = f"{self.p}idem:{key}"
+            k = self.k_idempotency(key, owner)
             if self.r.set(k, json.dumps([job_id, fingerprint]), nx=True, ex=ttl):
                 return None
             held = self.r.get(k)
             return tuple(json.loads(held)) if held else None  # type: ignore[return-value]
 
-    def idempotency_key(self, key: str) -> tuple[str, str] | None:
+    def idempotency_key(self, key: str, owner: str | None = None) -> tuple[str, str] | None:
         with self._guard():
-            held = self.r.get(f"{self.p}idem:{key}")
+            held = self.r.get(self.k_idempotency(key, owner))
             return tuple(json.loads(held)) if held else None  # type: ignore[return-value]
 
-    def release_idempotency_key(self, key: str) -> None:
-        self.r.delete(f"{self.p}idem:{key}")
+    def release_idempotency_key(self, key: str, owner: str | None = None) -> None:
+        self.r.delete(self.k_idempotency(key, owner))
 
     # --- reading ------------------------------------------------------------------
     def get(self, job_id: str, *, with_eta: bool = False) -> JobRecord | None:
@@ -274,14 +305,23 @@ class JobStore:
             fill_eta(self, rec, rank, float(rate) if rate else None, max(1, workers))
             return rec
 
-    def list(self, state: str | None = None, limit: int = 50, offset: int = 0) -> tuple[list[JobRecord], int]:
-        """A page of jobs, newest first, and how many there are in all."""
+    def list(self, state: str | None = None, limit: int = 50, offset: int = 0,
+             owner: str | None = None) -> tuple[list[JobRecord], int]:
+        """A page of jobs, newest first, and how many there are in all; only ``owner``'s
+        when given."""
         with self._guard():
-            key = self.k_state(state) if state else self.k_all
+            if owner is not None and state:
+                # The owner's set scores each job by its creation, as the state sets do.
+                ids = self.r.zinter({self.k_owner(owner): 1, self.k_state(state): 0})
+                total = len(ids)
+                ids = ids[::-1][offset: offset + max(0, limit)]
+            else:
+                key = self.k_owner(owner) if owner is not None else (self.k_state(state) if state else self.k_all)
+                pipe = self.r.pipeline(transaction=False)
+                pipe.zrevrange(key, offset, offset + max(0, limit - 1))
+                pipe.zcard(key)
+                ids, total = pipe.execute()
             pipe = self.r.pipeline(transaction=False)
-            pipe.zrevrange(key, offset, offset + max(0, limit - 1))
-            pipe.zcard(key)
-            ids, total = pipe.execute()
             for i in ids:
                 pipe.hgetall(self.k_job(i))
             return [JobRecord.from_hash(h) for h in pipe.execute() if h], total
@@ -328,6 +368,8 @@ class JobStore:
         try:
             yield
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise UnavailableError(f"the job store (Redis) cannot be reached: {exc}") from exc
+            # The address is the operator's business (the log has it), not the client's.
+            log.warning("the job store (Redis) cannot be reached: %s", exc, extra={"event": "redis_unavailable"})
+            raise UnavailableError("the job store (Redis) cannot be reached; try again in a minute") from exc
 
     guard = _guard  # for readers of the store's keys that live beside it (jobmetrics)

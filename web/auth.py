@@ -13,6 +13,10 @@ With tokens set:
 
 The session holds the token's name and a mark derived from the token and the session
 key, never the token: rotating a token ends the sessions signed in with it.
+
+Jobs belong to the name that created them: another name gets 404 for them everywhere,
+as if they did not exist; an admin token (``name:token:admin``) sees and manages all.
+Without tokens every caller is the same one user and sees everything.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from flask import Flask, current_app, g, redirect, request, session, url_for
+
+from img2vid.apitokens import ApiToken
 
 from .errors import error_response
 
@@ -35,12 +41,13 @@ CHALLENGE = 'Bearer realm="img2vid"'
 class Tokens:
     tokens: tuple[tuple[str, bytes], ...]  # (name, token)
     marks: dict[str, str]  # name -> what a session signed in with that token holds
+    admins: frozenset[str]
 
     @classmethod
-    def create(cls, pairs: tuple[tuple[str, str], ...], secret_key: str) -> "Tokens":
-        tokens = tuple((name, token.encode()) for name, token in pairs)
+    def create(cls, entries: tuple[ApiToken, ...], secret_key: str) -> "Tokens":
+        tokens = tuple((t.name, t.token.encode()) for t in entries)
         marks = {name: hmac.new(secret_key.encode(), token, hashlib.sha256).hexdigest()[:32] for name, token in tokens}
-        return cls(tokens, marks)
+        return cls(tokens, marks, frozenset(t.name for t in entries if t.admin))
 
     def name_for(self, presented: str) -> str | None:
         """The name of the token presented, or None. Compares with every token in
@@ -66,6 +73,7 @@ class Caller:
     name: str | None = None  # the token's name; None when not authenticated
     by: str = ""  # "bearer" or "session"
     bad_token: bool = False  # a bearer token was sent and matched none
+    admin: bool = False  # its token is marked admin in API_TOKENS
 
 
 def tokens() -> Tokens | None:
@@ -87,9 +95,29 @@ def _identify() -> Caller:
     if header is not None:
         scheme, _, value = header.strip().partition(" ")
         name = known.name_for(value.strip()) if scheme.lower() == "bearer" and value.strip() else None
-        return Caller(name, "bearer") if name else Caller(bad_token=True)
+        return Caller(name, "bearer", admin=name in known.admins) if name else Caller(bad_token=True)
     name = known.session_name(session.get("auth"))
-    return Caller(name, "session") if name else Caller()
+    return Caller(name, "session", admin=name in known.admins) if name else Caller()
+
+
+def job_owner() -> str | None:
+    """Whom a job made by this request belongs to: the caller's name (None when open)."""
+    return caller().name if tokens() is not None else None
+
+
+def may_see(owner: str | None) -> bool:
+    """Whether this request may see (and manage) a job that ``owner`` made."""
+    if tokens() is None:
+        return True
+    who = caller()
+    return who.admin or (who.name is not None and who.name == owner)
+
+
+def owner_filter() -> str | None:
+    """The owner whose jobs a listing is limited to; None for all (open, or an admin)."""
+    if tokens() is None or caller().admin:
+        return None
+    return caller().name or ""
 
 
 def sign_in_session(name: str) -> None:
@@ -133,8 +161,8 @@ def _gate():
     return unauthorized("you are not signed in (or your sign-in has ended): sign in again")
 
 
-def install_auth(app: Flask, pairs: tuple[tuple[str, str], ...]) -> None:
+def install_auth(app: Flask, entries: tuple[ApiToken, ...]) -> None:
     """Check every request against API_TOKENS (when there are any)."""
-    if pairs:
-        app.extensions["img2vid.tokens"] = Tokens.create(pairs, app.secret_key)
+    if entries:
+        app.extensions["img2vid.tokens"] = Tokens.create(entries, app.secret_key)
     app.before_request(_gate)

@@ -37,6 +37,7 @@ def job_json(rec: JobRecord) -> dict[str, Any]:
         "started_at": iso(rec.started_at),
         "finished_at": iso(rec.finished_at),
         "attempts": rec.attempts,
+        "owner": rec.owner,
         "spec": rec.spec,
         "result": result,
         "error": rec.error,

@@ -9,6 +9,7 @@ from img2vid.codecs import CODECS
 from img2vid.models import STATES
 
 from .api.jobs import cancel_job, create_job_from_request, retry_job
+from .auth import caller, may_see
 from .csrf import csrf_token, require_csrf
 from .disk import disk_usage
 from .humanize import human_duration
@@ -44,13 +45,14 @@ def jobs_page():
     svc = services()
     return render_template("jobs.html", states=STATES,
                            disk=disk_usage(svc.volume.root, svc.settings.disk_low_percent),
-                           retention=human_duration(svc.settings.retention_seconds))
+                           retention=human_duration(svc.settings.retention_seconds),
+                           show_owner=caller().admin)
 
 
 @pages.get("/jobs/<job_id>")
 def job_page(job_id: str):
     rec = services().store.get(job_id)
-    if rec is None:
+    if rec is None or not may_see(rec.owner):
         return render_template("not_found.html", job_id=job_id), 404
     playable = {c.name for c in CODECS.values() if c.plays_in_browsers}
     return render_template("job.html", job_id=job_id, title=_job_title(rec.spec), playable=sorted(playable),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -13,7 +14,8 @@ from pathlib import Path
 
 from img2vid import logs
 from img2vid.discovery import discover
-from img2vid.errors import Img2VidError, JobStateError, TooLargeError
+from img2vid.errors import FrameError, Img2VidError, JobStateError, StorageFullError, TooLargeError
+from img2vid.images import check_file_size
 from img2vid.jobstore import JobRecord, new_job_id
 from img2vid.models import JobSpec
 
@@ -26,7 +28,7 @@ def fingerprint(payload: object) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def folder_job(svc: Services, spec: JobSpec, seen: dict | None = None) -> JobRecord:
+def folder_job(svc: Services, spec: JobSpec, owner: str | None, seen: dict | None = None) -> JobRecord:
     """A queued-to-be job for a folder under the input root (not stored yet). ``seen``
     remembers folders already counted in this request: a batch often names one many times."""
     assert spec.source is not None
@@ -35,26 +37,42 @@ def folder_job(svc: Services, spec: JobSpec, seen: dict | None = None) -> JobRec
         folder, n = seen[key]
     else:
         folder = svc.volume.resolve_input(spec.source.dir)
-        n = len(discover(folder, spec.source.pattern).frames)
+        # Links out of the input root are refused here, by name, and again by the worker.
+        found = discover(folder, spec.source.pattern, root=svc.volume.inputs, shown_as=spec.source.dir)
+        n = len(found.frames)
+        if n <= svc.settings.max_frames:
+            _check_sizes(found.frames, svc.settings.max_frame_bytes)
         if seen is not None:
             seen[key] = (folder, n)
     if n > svc.settings.max_frames:
-        raise TooLargeError(f"{spec.source.dir} holds {n} frames, over the limit of {svc.settings.max_frames} per job", code="too_many_frames")
+        raise TooLargeError(f"{spec.source.dir} holds {n:,} frames, over the limit of {svc.settings.max_frames:,} "
+                            "per job (IMG2VID_MAX_FRAMES)", code="too_many_frames")
     return JobRecord(id=new_job_id(), state="queued", spec=spec.model_dump(exclude_none=True), source=str(folder),
-                     created_at=time.time(), frames_total=n)
+                     created_at=time.time(), frames_total=n, owner=owner)
 
 
-def upload_job(svc: Services, spec: JobSpec, save: Callable[[Path], int]) -> JobRecord:
+def _check_sizes(frames: list[Path], max_bytes: int) -> None:
+    for path in frames:
+        try:
+            check_file_size(path, max_bytes)
+        except FrameError as exc:
+            exc.path = path.name  # the client's name for it, not the server's path
+            raise
+
+
+def upload_job(svc: Services, spec: JobSpec, owner: str | None, save: Callable[[Path], int]) -> JobRecord:
     """A job whose frames ``save(folder)`` writes into uploads/<job>; cleaned up on failure."""
     job_id = new_job_id()
     folder = svc.volume.upload_dir(job_id)
     try:
         n = save(folder)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(folder, ignore_errors=True)
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageFullError("the server's disk is full; the upload was not kept") from None
         raise
     return JobRecord(id=job_id, state="queued", spec=spec.model_dump(exclude_none=True), source=str(folder),
-                     created_at=time.time(), frames_total=n, upload=True)
+                     created_at=time.time(), frames_total=n, upload=True, owner=owner)
 
 
 def queue(svc: Services, records: list[JobRecord]) -> None:
@@ -92,12 +110,12 @@ def discard_unqueued(svc: Services, rec: JobRecord) -> None:
         shutil.rmtree(rec.source, ignore_errors=True)
 
 
-def retry_job(svc: Services, old: JobRecord) -> JobRecord:
+def retry_job(svc: Services, old: JobRecord, owner: str | None) -> JobRecord:
     if not old.finished:
         raise JobStateError(f"job {old.id} is {old.state}; only a finished job can be retried")
     spec = JobSpec.model_validate(old.spec)
     if not old.upload:
-        return folder_job(svc, spec)
+        return folder_job(svc, spec, owner)
 
     def copy_frames(dest: Path) -> int:
         src = Path(old.source)
@@ -107,4 +125,4 @@ def retry_job(svc: Services, old: JobRecord) -> JobRecord:
         shutil.copytree(src, dest, copy_function=os.link)
         return old.frames_total
 
-    return upload_job(svc, spec, copy_frames)
+    return upload_job(svc, spec, owner, copy_frames)

@@ -35,6 +35,9 @@ const img2vid = {
       case "archive_too_large": return "The zip is too large once unpacked: " + error.message + ".";
       case "bad_archive": return "That file is not a zip archive that can be opened.";
       case "bad_archive_member": return "The zip holds something unsafe or broken: " + error.message + ".";
+      case "time_limit_exceeded": return "This video took longer to make than this server allows (" + error.message + "). Try fewer or smaller frames.";
+      case "storage_full": return "The server has no room left for your upload. Please try again later.";
+      case "bad_size": return "That size cannot be used: " + error.message + ".";
       case "worker_lost": return "The encoder stopped unexpectedly on this job several times, so it was given up. The frames may be too large for the server's memory.";
       case "cancelled": return "This job was cancelled.";
       case "redis_unavailable": return "The server is having trouble right now (its queue cannot be reached). Please try again in a minute.";

@@ -9,6 +9,8 @@
   const newer = document.getElementById("newer");
   const older = document.getElementById("older");
   const pageText = document.getElementById("page-text");
+  // An admin sees everyone's jobs, so each says whose it is.
+  const showOwner = list.dataset.showOwner === "1";
   const params = new URLSearchParams(window.location.search);
   let state = params.get("state") || "";
   let offset = Number(params.get("offset") || 0);
@@ -39,6 +41,13 @@
     sub.textContent = " " + img2vid.when(j.created_at) + " · " + j.progress.frames_total + " frames" +
       (j.state === "failed" && j.error ? " · " + j.error.code.replace(/_/g, " ") : "");
     text.append(t, document.createElement("br"), sub);
+    if (showOwner) {
+      const owner = document.createElement("span");
+      owner.className = "hint owner";
+      owner.textContent = j.owner ? " · by " + j.owner : " · no owner";
+      if (!j.owner) owner.title = "made while the server was open (no API_TOKENS)";
+      text.append(owner);
+    }
     const badge = document.createElement("span");
     badge.className = "badge " + j.state; badge.textContent = j.state;
     a.append(thumb, text, badge);
