@@ -9,6 +9,7 @@ IMG2VID_REQUIRE_DOCKER=1, when a missing engine is a failure.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -116,6 +117,16 @@ def test_each_image_carries_only_its_own_side_and_runs_as_a_user(stack):
                                            capture_output=True, text=True, check=True).stdout)
         assert config["User"] == "10001:10001"
         assert config["Healthcheck"]["Test"][0] == "CMD"
+
+
+def test_the_web_app_is_published_on_this_machine_only_unless_asked(stack):
+    # given the stack as `docker compose up` starts it, then its port is on the loopback alone
+    assert stack.run("port", "web", "8000").stdout.strip() == f"127.0.0.1:{stack.port}"
+    # and IMG2VID_BIND is the one setting that publishes it wider
+    config = stack.run("config", "--format", "json").stdout
+    assert json.loads(config)["services"]["web"]["ports"][0]["host_ip"] == "127.0.0.1"
+    wider = dataclasses.replace(stack, env={**stack.env, "IMG2VID_BIND": "0.0.0.0"}).run("config", "--format", "json")
+    assert json.loads(wider.stdout)["services"]["web"]["ports"][0]["host_ip"] == "0.0.0.0"
 
 
 # --- jobs through the published port --------------------------------------------------
