@@ -54,7 +54,7 @@ class Service:
         except urllib.error.HTTPError as e:
             status, h, payload = e.code, e.headers, e.read()
         if h.get("Content-Type", "").startswith("application/json"):
-            return status, h, json.loads(payload)
+            return status, h, strict_json(payload)
         return status, h, payload
 
     def as_(self, token: str | None) -> "Service":
@@ -69,6 +69,15 @@ class Service:
     def wait_state(self, job_id: str, *states: str, timeout: float = 60) -> dict:
         return wait_until(lambda: (j := self.get_job(job_id))["state"] in states and j, timeout,
                           f"job {job_id} to reach {states}")
+
+
+def _not_json(constant: str):
+    raise AssertionError(f"the server sent {constant}, which is not JSON (every answer must be strict JSON)")
+
+
+def strict_json(payload: bytes | str):
+    """Parse an answer as a strict JSON parser would: NaN and Infinity fail the test."""
+    return json.loads(payload, parse_constant=_not_json)
 
 
 def img2vid(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 90) -> subprocess.CompletedProcess:
