@@ -174,6 +174,12 @@ def png_bytes(i: int = 0, size=(64, 48)) -> bytes:
     return buf.tobytes()
 
 
+def jpeg_bytes(value: int = 90, size=(32, 24)) -> bytes:
+    ok, buf = cv2.imencode(".jpg", np.full((size[1], size[0], 3), value, np.uint8))
+    assert ok
+    return buf.tobytes()
+
+
 def multipart(fields: dict[str, str], files: list[tuple[str, str, bytes]]) -> tuple[bytes, str]:
     """(body, content type) for a multipart/form-data request; files are (field, name, bytes)."""
     boundary = uuid.uuid4().hex

@@ -7,16 +7,7 @@ from __future__ import annotations
 import os
 import uuid
 
-import cv2
-import numpy as np
-
-from servicetools import frames_in, heavy_folder, input_folder, png_bytes, upload
-
-
-def jpeg_bytes(value: int = 90, size=(32, 24)) -> bytes:
-    ok, buf = cv2.imencode(".jpg", np.full((size[1], size[0], 3), value, np.uint8))
-    assert ok
-    return buf.tobytes()
+from servicetools import frames_in, heavy_folder, input_folder, jpeg_bytes, png_bytes, upload
 
 
 def post(service, spec: dict):

@@ -15,15 +15,9 @@ import cv2
 import numpy as np
 import pytest
 
-from servicetools import input_folder, multipart, png_bytes, strict_json, upload, zip_of
+from servicetools import input_folder, jpeg_bytes, multipart, png_bytes, strict_json, upload, zip_of
 
 BOMB = Path("test-artifacts/.bomb-2gib-jpeg.zip")
-
-
-def jpeg_bytes(size=(32, 24)) -> bytes:
-    ok, buf = cv2.imencode(".jpg", np.full((size[1], size[0], 3), 90, np.uint8))
-    assert ok
-    return buf.tobytes()
 
 
 def uploads_now(hostile) -> set[str]:
