@@ -22,6 +22,9 @@ OUTAGE_SECONDS = 30.0
 _SPEC_OPTIONS = ("fps", "codec", "size", "fit", "name")
 
 
+_SERVER_DECIDES = sys.maxsize
+
+
 def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     client = Client(args.server or default_server())
@@ -33,12 +36,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.remote:
         source = {"dir": args.remote, **({"pattern": args.pattern} if args.pattern else {})}
-        # Checked here with the server's own rules, so a typo costs no round trip.
-        spec = parse_spec({"source": source, **given}, need_source=True)
+        # Checked here with the server's own rules, so a typo costs no round trip; all
+        # but its pixel limit, which only the server knows.
+        spec = parse_spec({"source": source, **given}, need_source=True, max_pixels=_SERVER_DECIDES)
         body = {"source": source, **{k: getattr(spec, k) for k in given}}
         job = client.submit_remote(body, idempotency_key=args.idempotency_key)
     else:
-        spec = parse_spec(given, need_source=False)
+        spec = parse_spec(given, need_source=False, max_pixels=_SERVER_DECIDES)
         try:
             frames = discover(args.source, args.pattern).frames
         except NoFramesError as exc:
