@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -19,8 +20,9 @@ def read_frame(path: Path, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> np.ndarr
     """Decode ``path`` to an 8-bit BGR array; UnreadableFrameError names a bad file."""
     try:
         with open(path, "rb") as f:
-            # Never more than the limit, even if the file grew after it was checked.
-            data = f.read(max_bytes + 1)
+            # Never more than the limit, even if the file grew after it was checked;
+            # read(limit) itself would set aside the whole limit for every frame.
+            data = f.read(min(os.fstat(f.fileno()).st_size, max_bytes) + 1)
     except OSError as exc:
         raise UnreadableFrameError(f"{path.name}: cannot read ({exc.strerror})", path=path) from None
     if len(data) > max_bytes:
