@@ -154,7 +154,9 @@ def test_a_bad_setting_stops_a_worker_with_one_line(hostile, tmp_path, setting, 
 
 def test_a_job_over_its_time_limit_fails_once_and_is_not_run_again(hostile, tmp_path):
     # given a worker whose jobs may run 2 s, and a web on its own queue
-    env = {**hostile.stack.env, "IMG2VID_QUEUE": f"q-timed-{os.getpid()}", "IMG2VID_TASK_TIME_LIMIT": "2"}
+    # Its queue's name starts as the system's does, so that the clean-up finds its keys.
+    env = {**hostile.stack.env, "IMG2VID_QUEUE": hostile.stack.env["IMG2VID_QUEUE"] + "-timed",
+           "IMG2VID_TASK_TIME_LIMIT": "2"}
     stack = Stack(data_dir=hostile.open.data, log_dir=Path("test-artifacts/logs/hostile"), env=env)
     try:
         worker = stack.start_worker("worker-timed")
