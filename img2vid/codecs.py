@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import BadOutputNameError, BadSizeError, UnknownCodecError
+from .errors import BadOutputNameError, BadSizeError, UnknownCodecError, shown
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,7 @@ DEFAULT_CODEC = "mp4v"
 def get_codec(name: object) -> Codec:
     codec = CODECS.get(name.strip().lower()) if isinstance(name, str) else None
     if codec is None:
-        shown = repr(name) if len(repr(name)) <= 40 else repr(name)[:39] + "…"
-        raise UnknownCodecError(f"unknown codec {shown}; choose one of: {', '.join(CODECS)}")
+        raise UnknownCodecError(f"unknown codec {shown(name)}; choose one of: {', '.join(CODECS)}")
     return codec
 
 

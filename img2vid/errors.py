@@ -6,6 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def shown(value: object, limit: int = 40) -> str:
+    """A client's value as a message shows it: short, and printable whatever it holds."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class Img2VidError(Exception):
     """Raised when img2vid cannot do what was asked; the base of every error here."""
 

@@ -28,16 +28,23 @@ def is_image_name(name: str) -> bool:
     return Path(name).suffix.lower() in IMAGE_SUFFIXES and not Path(name).name.startswith(".")
 
 
+def too_many_bytes(name: str, max_bytes: int, size: int | None = None) -> FrameTooLargeError:
+    """The refusal of frame ``name`` (``size`` bytes, when known) over the byte limit."""
+    what = f"the file is {size:,} bytes, over" if size is not None else "the file is over"
+    return FrameTooLargeError(f"{name}: {what} the limit of {max_bytes:,} bytes per frame (IMG2VID_MAX_FRAME_BYTES)",
+                              path=name)
+
+
 def check_file_size(path: Path, max_bytes: int) -> int:
     """The file's size in bytes; FrameTooLargeError above ``max_bytes`` (a frame padded
-    to gigabytes would otherwise be read whole into memory)."""
+    to gigabytes would otherwise be read whole into memory). Either refusal names the
+    file alone, never the folder it is in."""
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise UnreadableFrameError(f"{path.name}: cannot read ({exc.strerror})", path=path) from None
+        raise UnreadableFrameError(f"{path.name}: cannot read ({exc.strerror})", path=path.name) from None
     if size > max_bytes:
-        raise FrameTooLargeError(f"{path.name}: the file is {size:,} bytes, over the limit of {max_bytes:,} bytes "
-                                 "per frame (IMG2VID_MAX_FRAME_BYTES)", path=path)
+        raise too_many_bytes(path.name, max_bytes, size)
     return size
 
 

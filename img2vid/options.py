@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from .codecs import DEFAULT_CODEC, check_size, get_codec
-from .errors import BadFitError, BadFpsError, BadSizeError
+from .errors import BadFitError, BadFpsError, BadSizeError, shown
 
 MAX_FPS = 240.0
 # A frame shown for at most 100 s: below this a video's duration is no longer a number
@@ -31,20 +31,14 @@ _SIZE = re.compile(r"^\s*(\d{1,6})\s*[xX×]\s*(\d{1,6})\s*$")
 def parse_fps(value: object) -> float:
     # true is not a frame rate, though Python would take it for 1.
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise BadFpsError(f"fps must be a number, got {_shown(value)}")
+        raise BadFpsError(f"fps must be a number, got {shown(value)}")
     try:
         fps = float(value)
     except (ValueError, OverflowError):  # OverflowError: an integer of 400 digits
-        raise BadFpsError(f"fps must be a number, got {_shown(value)}") from None
+        raise BadFpsError(f"fps must be a number, got {shown(value)}") from None
     if not math.isfinite(fps) or fps < MIN_FPS or fps > MAX_FPS:
-        raise BadFpsError(f"fps must be from {MIN_FPS:g} to {MAX_FPS:g}, got {_shown(value)}")
+        raise BadFpsError(f"fps must be from {MIN_FPS:g} to {MAX_FPS:g}, got {shown(value)}")
     return fps
-
-
-def _shown(value: object, limit: int = 40) -> str:
-    """A client's value in a message: short, and printable whatever it holds."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def parse_size(value: object) -> tuple[int, int] | None:
@@ -55,10 +49,10 @@ def parse_size(value: object) -> tuple[int, int] | None:
     elif isinstance(value, str):
         text = value
     else:
-        raise BadSizeError(f"size must look like 1920x1080, got {_shown(value)}")
+        raise BadSizeError(f"size must look like 1920x1080, got {shown(value)}")
     m = _SIZE.match(text)
     if not m:
-        raise BadSizeError(f"size must look like 1920x1080, got {_shown(value)}")
+        raise BadSizeError(f"size must look like 1920x1080, got {shown(value)}")
     w, h = int(m.group(1)), int(m.group(2))
     if not (2 <= w <= MAX_SIDE and 2 <= h <= MAX_SIDE):
         raise BadSizeError(f"size sides must be between 2 and {MAX_SIDE} pixels, got {w}x{h}")
@@ -68,7 +62,7 @@ def parse_size(value: object) -> tuple[int, int] | None:
 def parse_fit(value: object) -> str:
     fit = (value if value is not None else DEFAULT_FIT)
     if not isinstance(fit, str) or fit.strip().lower() not in FITS:
-        raise BadFitError(f"fit must be one of {', '.join(FITS)}, got {_shown(value)}")
+        raise BadFitError(f"fit must be one of {', '.join(FITS)}, got {shown(value)}")
     return fit.strip().lower()
 
 

@@ -17,7 +17,10 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser, MultiPartParser
 from werkzeug.sansio.multipart import File
 
-from img2vid.errors import FrameTooLargeError, InvalidOptionError, TooLargeError
+from img2vid.errors import InvalidOptionError, TooLargeError
+from img2vid.images import too_many_bytes
+
+from .uploads import client_name
 
 # Text fields of the upload form are a few characters each (fps, codec, size, ...). Not
 # lower: Werkzeug applies it to its parse buffer too, which holds up to 64 KiB of what
@@ -155,18 +158,13 @@ class _Capped:
     def write(self, data: bytes) -> int:
         self._size += len(data)
         if self._cap is not None and self._size > self._cap:
-            raise FrameTooLargeError(f"{_client_name(self._filename)}: the file is over the limit of {self._cap:,} "
-                                     "bytes per frame (IMG2VID_MAX_FRAME_BYTES)", path=_client_name(self._filename))
+            raise too_many_bytes(client_name(self._filename), self._cap)
         if self._digest is not None:
             self._digest.update(data)
         return self._inner.write(data)
 
     def __getattr__(self, name: str):
         return getattr(self._inner, name)
-
-
-def _client_name(filename: str) -> str:
-    return filename.replace("\\", "/").rsplit("/", 1)[-1]
 
 
 class BodyErrors:

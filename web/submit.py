@@ -14,7 +14,7 @@ from pathlib import Path
 
 from img2vid import logs
 from img2vid.discovery import discover
-from img2vid.errors import FrameError, Img2VidError, JobStateError, StorageFullError, TooLargeError
+from img2vid.errors import Img2VidError, JobStateError, StorageFullError, TooLargeError
 from img2vid.images import check_file_size
 from img2vid.jobstore import JobRecord, new_job_id
 from img2vid.models import JobSpec
@@ -41,7 +41,8 @@ def folder_job(svc: Services, spec: JobSpec, owner: str | None, seen: dict | Non
         found = discover(folder, spec.source.pattern, root=svc.volume.inputs, shown_as=spec.source.dir)
         n = len(found.frames)
         if n <= svc.settings.max_frames:
-            _check_sizes(found.frames, svc.settings.max_frame_bytes)
+            for frame in found.frames:  # a refusal names the frame alone, not its server path
+                check_file_size(frame, svc.settings.max_frame_bytes)
         if seen is not None:
             seen[key] = (folder, n)
     if n > svc.settings.max_frames:
@@ -49,15 +50,6 @@ def folder_job(svc: Services, spec: JobSpec, owner: str | None, seen: dict | Non
                             "per job (IMG2VID_MAX_FRAMES)", code="too_many_frames")
     return JobRecord(id=new_job_id(), state="queued", spec=spec.model_dump(exclude_none=True), source=str(folder),
                      created_at=time.time(), frames_total=n, owner=owner)
-
-
-def _check_sizes(frames: list[Path], max_bytes: int) -> None:
-    for path in frames:
-        try:
-            check_file_size(path, max_bytes)
-        except FrameError as exc:
-            exc.path = path.name  # the client's name for it, not the server's path
-            raise
 
 
 def upload_job(svc: Services, spec: JobSpec, owner: str | None, save: Callable[[Path], int]) -> JobRecord:

@@ -16,7 +16,7 @@ from werkzeug.datastructures import FileStorage
 
 from img2vid.discovery import natural_key
 from img2vid.errors import BadUploadError, FrameTooLargeError, NoFramesError, TooLargeError, UnreadableFrameError
-from img2vid.images import is_image_name, probe_size
+from img2vid.images import is_image_name, probe_size, too_many_bytes
 from img2vid.settings import Settings
 from img2vid.volume import NAMES_FILE
 _CHUNK = 1 << 20
@@ -34,22 +34,22 @@ def _check_count(n: int, settings: Settings) -> None:
                             code="too_many_frames")
 
 
+def client_name(filename: str) -> str:
+    """The file name a client sent, without any folders (Windows' too)."""
+    return PurePosixPath(filename.replace("\\", "/")).name
+
+
 def save_files(files: list[FileStorage], dest: Path, settings: Settings) -> int:
-    frames = [f for f in files if f.filename and is_image_name(PurePosixPath(f.filename.replace("\\", "/")).name)]
+    # Each frame was capped at IMG2VID_MAX_FRAME_BYTES as it streamed in (web/bodies.py).
+    frames = [f for f in files if f.filename and is_image_name(client_name(f.filename))]
     _check_count(len(frames), settings)
-    # Each frame was capped as it streamed in (web/bodies.py); this is the same rule.
-    for f in frames:
-        if part_size(f) > settings.max_frame_bytes:
-            name = PurePosixPath((f.filename or "").replace("\\", "/")).name
-            raise FrameTooLargeError(f"{name}: the file is {part_size(f):,} bytes, over the limit of "
-                                     f"{settings.max_frame_bytes:,} bytes per frame (IMG2VID_MAX_FRAME_BYTES)", path=name)
     frames.sort(key=lambda f: natural_key(f.filename or ""))
     names = {}
     dest.mkdir(parents=True)
     for i, f in enumerate(frames):
         saved = f"{i:06d}{_suffix(f.filename or '')}"
         f.save(dest / saved, buffer_size=_CHUNK)
-        names[saved] = PurePosixPath((f.filename or "").replace("\\", "/")).name
+        names[saved] = client_name(f.filename or "")
     return _finish(dest, names, settings)
 
 
@@ -88,7 +88,7 @@ def save_archive(upload: FileStorage, dest: Path, settings: Settings) -> int:
         frames = [
             i for i in infos
             if not i.is_dir() and "__MACOSX" not in PurePosixPath(i.filename).parts
-            and is_image_name(PurePosixPath(i.filename.replace("\\", "/")).name)
+            and is_image_name(client_name(i.filename))
         ]
         _check_count(len(frames), settings)
         for info in frames:  # only frames are extracted; other members are never opened
@@ -107,9 +107,7 @@ def _check_member_size(info: zipfile.ZipInfo, settings: Settings) -> None:
     """A frame member's size and expansion, from the central directory: a JPEG padded
     with 2 GiB of zeros is 2 MB in the zip and is refused here, unopened."""
     if info.file_size > settings.max_frame_bytes:
-        raise FrameTooLargeError(f"archive member {info.filename!r} unpacks to {info.file_size:,} bytes, over the "
-                                 f"limit of {settings.max_frame_bytes:,} bytes per frame (IMG2VID_MAX_FRAME_BYTES)",
-                                 path=info.filename)
+        raise too_many_bytes(info.filename, settings.max_frame_bytes, info.file_size)
     ratio = info.file_size / max(1, info.compress_size)
     if ratio > settings.max_zip_ratio:
         raise TooLargeError(f"archive member {info.filename!r} expands {ratio:,.0f} times, over the limit of "
@@ -129,16 +127,6 @@ def _extract(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path) -> N
                 out.write(chunk)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as exc:
         raise BadUploadError(f"archive member {info.filename!r} cannot be read: {exc}", code="bad_archive_member") from None
-
-
-def part_size(upload: FileStorage) -> int:
-    """Bytes in an uploaded part (a part seldom says), without reading it."""
-    stream = upload.stream
-    here = stream.tell()
-    stream.seek(0, 2)
-    size = stream.tell()
-    stream.seek(here)
-    return size
 
 
 def _finish(dest: Path, names: dict[str, str], settings: Settings) -> int:

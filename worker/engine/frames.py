@@ -8,8 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from img2vid.errors import FrameTooLargeError, UnreadableFrameError
-from img2vid.images import JPEG_SUFFIXES
+from img2vid.errors import UnreadableFrameError
+from img2vid.images import JPEG_SUFFIXES, too_many_bytes
 from img2vid.options import DEFAULT_MAX_FRAME_BYTES
 
 # OpenCV logs decoder complaints on stderr; we report each failure once, naming the file.
@@ -26,8 +26,7 @@ def read_frame(path: Path, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> np.ndarr
     except OSError as exc:
         raise UnreadableFrameError(f"{path.name}: cannot read ({exc.strerror})", path=path) from None
     if len(data) > max_bytes:
-        raise FrameTooLargeError(f"{path.name}: the file is over the limit of {max_bytes:,} bytes per frame "
-                                 "(IMG2VID_MAX_FRAME_BYTES)", path=path)
+        raise too_many_bytes(path.name, max_bytes)
     is_jpeg = path.suffix.lower() in JPEG_SUFFIXES
     # libjpeg fills a cut-off JPEG with grey and only warns; a whole JPEG ends with EOI
     # (some cameras pad it with zeros after that).
