@@ -42,10 +42,11 @@ ROOT = HERE.parent
 
 from bench.framegen import ensure_frames  # noqa: E402
 from bench.report import Row, print_table, show_logs  # noqa: E402
-from img2vid.jobstore import JobStore  # noqa: E402
-from img2vid.models import FINISHED  # noqa: E402
-from img2vid.stack import Proc, Stack, wait_until  # noqa: E402
-from worker.engine.verify import probe_video  # noqa: E402  (PyAV only, no Celery)
+from img2vid.engine.verify import probe_video  # noqa: E402  (PyAV only, no Celery)
+from img2vid.job import FINISHED, Job  # noqa: E402
+from img2vid.store import JobStore  # noqa: E402
+from img2vid.testing import Proc, Stack, wait_until  # noqa: E402
+from img2vid.volume import Volume  # noqa: E402
 
 FRAMES_DIR = "frames"
 CACHED_FRAMES = HERE / ".frames-1920x1080"
@@ -102,12 +103,8 @@ class Chaos:
         return self.store.server_time()
 
     def running_on(self, name: str) -> set[str]:
-        ids = self.store.running_ids()
-        pipe = self.store.r.pipeline(transaction=False)
-        for job_id in ids:
-            pipe.hmget(self.store.k_job(job_id), "state", "worker")
-        return {job_id for job_id, (state, worker) in zip(ids, pipe.execute())
-                if state == "running" and (worker or "").startswith(name + "@")}
+        return {j.id for j in self.store.get_many(self.store.running_ids())
+                if j.state == "running" and (j.worker or "").startswith(name + "@")}
 
     def kill_one(self) -> Kill | None:
         busy = {s.proc.name for s in self.stopping}
@@ -197,18 +194,12 @@ def submit(url: str, jobs: int) -> list[str]:
 
 # --- analysis -----------------------------------------------------------------------------
 
-def job_hashes(store: JobStore, ids: list[str]) -> dict[str, dict]:
-    pipe = store.r.pipeline(transaction=False)
-    for job_id in ids:
-        pipe.hgetall(store.k_job(job_id))
-    return dict(zip(ids, pipe.execute()))
+def jobs_of(store: JobStore, ids: list[str]) -> dict[str, Job]:
+    return {j.id: j for j in store.get_many(ids)}
 
 
 def all_runs(store: JobStore, ids: list[str]) -> dict[str, list[dict]]:
-    pipe = store.r.pipeline(transaction=False)
-    for job_id in ids:
-        pipe.lrange(store.k_runs(job_id), 0, -1)
-    return {job_id: [json.loads(e) for e in events] for job_id, events in zip(ids, pipe.execute())}
+    return {job_id: store.runs(job_id) for job_id in ids}
 
 
 def duplicates(runs: list[dict]) -> int:
@@ -224,7 +215,7 @@ def duplicates(runs: list[dict]) -> int:
     return count
 
 
-def recoveries(kills: list[Kill], runs: dict[str, list[dict]], jobs: dict[str, dict], now: float) -> list[Recovery]:
+def recoveries(kills: list[Kill], runs: dict[str, list[dict]], jobs: dict[str, Job], now: float) -> list[Recovery]:
     out = []
     for kill in kills:
         for job_id in kill.jobs:
@@ -234,7 +225,7 @@ def recoveries(kills: list[Kill], runs: dict[str, list[dict]], jobs: dict[str, d
                 out.append(Recovery(kill, job_id, later[0] - kill.t))
                 continue
             ends = [e for e in events if e["ev"] == "end" and e["t"] >= kill.t]
-            state = jobs.get(job_id, {}).get("state", "?")
+            state = jobs[job_id].state if job_id in jobs else "?"
             if state in FINISHED:
                 outcome = ends[0]["outcome"] if ends else state
                 # It completed before (or as) the signal landed: nothing to recover.
@@ -290,21 +281,22 @@ def main() -> int:
     os.chdir(ROOT)
     tmp = Path(tempfile.mkdtemp(prefix="img2vid-chaos-"))
     data = tmp / "data"
+    volume = Volume(data)
     log_dir = a.log_dir.resolve()
     shutil.rmtree(log_dir, ignore_errors=True)
     tag = uuid.uuid4().hex[:6]
     stack = Stack(data_dir=data, log_dir=log_dir, env={
-        "DATA_DIR": str(data), "IMG2VID_KEY_PREFIX": f"chaos-{tag}:", "IMG2VID_QUEUE": f"q-chaos-{tag}",
+        "IMG2VID_DATA_DIR": str(data), "IMG2VID_KEY_PREFIX": f"chaos-{tag}:", "IMG2VID_QUEUE": f"q-chaos-{tag}",
         "IMG2VID_LEASE_SECONDS": repr(a.lease), "IMG2VID_HEARTBEAT_SECONDS": repr(a.heartbeat),
         "IMG2VID_MAX_BATCH": str(max(a.jobs, 1000)),
     })
     rng = random.Random(a.seed)
     chaos: Chaos | None = None
     try:
-        how = prepare_frames(data / "inputs" / FRAMES_DIR, a.frames)
+        how = prepare_frames(volume.inputs / FRAMES_DIR, a.frames)
         say(f"{a.frames} frames of 1920x1080 ({how}); starting redis, {a.workers} workers, gunicorn; logs in {log_dir}")
         _, redis_url = stack.start_redis(appendonly=True)
-        stack.env["REDIS_URL"] = redis_url
+        stack.env["IMG2VID_REDIS_URL"] = redis_url
         store = JobStore.from_url(redis_url, stack.env["IMG2VID_KEY_PREFIX"])
         chaos = Chaos(stack, store, rng, a.term_timeout)
         for _ in range(a.workers):
@@ -341,12 +333,12 @@ def main() -> int:
         stuck = False
         while True:
             chaos.tend()
-            hashes = job_hashes(store, ids)
-            if all(h.get("state") in FINISHED for h in hashes.values()):
+            jobs = jobs_of(store, ids)
+            if all(j.finished for j in jobs.values()):
                 break
             if time.monotonic() > drain_end:
                 break
-            seen = (store.counts(), sum(int(h.get("attempts") or 0) for h in hashes.values()))
+            seen = (store.counts(), sum(j.attempts for j in jobs.values()))
             if seen != last_seen:
                 last_seen, last_change = seen, time.monotonic()
             elif seen[0]["running"] == 0 and time.monotonic() - last_change > STUCK_SECONDS:
@@ -359,21 +351,21 @@ def main() -> int:
 
         # --- analysis ---
         now = chaos.redis_now()
-        hashes = job_hashes(store, ids)
+        jobs = jobs_of(store, ids)
         runs = all_runs(store, ids)
-        states = {job_id: h.get("state", "unknown") for job_id, h in hashes.items()}
+        states = {job_id: jobs[job_id].state if job_id in jobs else "unknown" for job_id in ids}
         succeeded = [j for j, s in states.items() if s == "succeeded"]
         failed = [j for j, s in states.items() if s in ("failed", "cancelled")]
         lost = [j for j, s in states.items() if s not in FINISHED]
         fail_codes: dict[str, int] = {}
         for j in failed:
-            code = json.loads(hashes[j].get("error") or "{}").get("code", states[j])
+            code = jobs[j].error.code if jobs[j].error else states[j]
             fail_codes[code] = fail_codes.get(code, 0) + 1
         dups = {j: n for j in ids if (n := duplicates(runs[j]))}
-        recs = recoveries(chaos.kills, runs, hashes, now)
+        recs = recoveries(chaos.kills, runs, jobs, now)
         measured = [r for r in recs if r.seconds is not None]
         longest = max(measured, key=lambda r: r.seconds, default=None)
-        attempts = sum(int(h.get("attempts") or 0) for h in hashes.values())
+        attempts = sum(j.attempts for j in jobs.values())
         runs_started = sum(1 for events in runs.values() for e in events if e["ev"] == "start")
         outcomes: dict[str, int] = {}
         for events in runs.values():
@@ -382,8 +374,8 @@ def main() -> int:
                     outcomes[e["outcome"]] = outcomes.get(e["outcome"], 0) + 1
         whole, short = 0, []
         for j in succeeded:
-            result = json.loads(hashes[j].get("result") or "{}")
-            frames = count_frames(data / "outputs" / j / result.get("video", f"{j}.mp4"))
+            video = volume.output_file(jobs[j], "video")
+            frames = count_frames(video) if video else 0
             if frames == a.frames:
                 whole += 1
             else:
@@ -436,9 +428,9 @@ def main() -> int:
     if dups:
         notes.append(f"duplicate runs: {dups}")
     if lost:
-        notes.append(f"lost jobs: " + ", ".join(f"{j} ({states[j]}, attempts {hashes[j].get('attempts')})" for j in lost))
+        notes.append(f"lost jobs: " + ", ".join(f"{j} ({states[j]}, attempts {jobs[j].attempts if j in jobs else '?'})" for j in lost))
     if failed:
-        notes.append("failed jobs: " + ", ".join(f"{j} ({hashes[j].get('error')})" for j in failed))
+        notes.append("failed jobs: " + ", ".join(f"{j} ({jobs[j].error})" for j in failed))
     if short:
         notes.append(f"videos not whole: {short}")
     slow = sorted((r for r in measured if r.seconds > a.max_recovery), key=lambda r: -r.seconds)

@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 
 from bench.report import Row, print_table, show_logs
-from img2vid.stack import Stack, wait_until
+from img2vid.testing import Stack, wait_until
 
 TINY_DIR = "tiny"
 TINY_SPEC = {"source": {"dir": TINY_DIR}, "codec": "mp4v"}
@@ -95,7 +95,7 @@ def start_system(tmp: Path, web_workers: int, batch: int) -> tuple[Stack, str]:
     tag = uuid.uuid4().hex[:8]
     stack = Stack(data_dir=data, log_dir=tmp / "logs", env={
         # The queue is a Redis key too: keep it outside the store's prefix (Settings refuses it inside).
-        "DATA_DIR": str(data), "IMG2VID_KEY_PREFIX": f"img2vid-bench-{tag}:", "IMG2VID_QUEUE": f"img2vid-bench-{tag}",
+        "IMG2VID_DATA_DIR": str(data), "IMG2VID_KEY_PREFIX": f"img2vid-bench-{tag}:", "IMG2VID_QUEUE": f"img2vid-bench-{tag}",
         "IMG2VID_MAX_BATCH": str(max(batch, 1000)),
         # The rate limiter stays on, so its cost (one Redis round trip per request) is in
         # every figure, but with budgets this one client never reaches: the defaults
@@ -104,7 +104,7 @@ def start_system(tmp: Path, web_workers: int, batch: int) -> tuple[Stack, str]:
     })
     try:
         _, redis_url = stack.start_redis()
-        stack.env["REDIS_URL"] = redis_url  # the worker and web read it from their environment
+        stack.env["IMG2VID_REDIS_URL"] = redis_url  # the worker and web read it from their environment
         stack.start_worker("worker1", concurrency=1)
         _, url = stack.start_web(workers=web_workers)
         stack.wait_workers(url, 1)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import ValidationError
+from pydantic_core import PydanticCustomError
+
 
 def shown(value: object, limit: int = 40) -> str:
     """A client's value as a message shows it: short, and printable whatever it holds."""
@@ -222,3 +225,33 @@ class UnavailableError(ServiceError):
 
     code = "redis_unavailable"
     status = 503
+
+
+# --- refusals from the models' validators --------------------------------------------
+
+def invalid(code: str, message: str) -> PydanticCustomError:
+    """What a model's validator raises to refuse a value with one of the codes above;
+    ``from_validation`` makes it that code's error at the edge. The message goes in
+    as context, so that braces in a client's value are never read as a template."""
+    return PydanticCustomError(code, "{message}", {"message": message})
+
+
+def _by_code(cls: type[Img2VidError] = Img2VidError) -> dict[str, type[Img2VidError]]:
+    found = {cls.code: cls}
+    for sub in cls.__subclasses__():
+        for code, klass in _by_code(sub).items():
+            found.setdefault(code, klass)
+    return found
+
+
+def from_validation(exc: ValidationError, default: type[Img2VidError] = InvalidOptionError) -> Img2VidError:
+    """The first refusal of a ValidationError as the error its code names. A refusal of
+    pydantic's own (a wrong type that no validator of ours saw) becomes ``default``."""
+    first = exc.errors(include_url=False)[0]
+    code = first["type"]
+    if isinstance(first.get("ctx"), dict) and "message" in first["ctx"]:
+        message = str(first["ctx"]["message"])
+        cls = _by_code().get(code)
+        return cls(message) if cls is not None else default(message, code=code)
+    where = ".".join(str(part) for part in first["loc"])
+    return default(f"{where}: {first['msg']}" if where else first["msg"])

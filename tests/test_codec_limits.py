@@ -8,11 +8,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from img2vid.codecs import CODECS, check_size, get_codec
+from img2vid.engine.codecs import CODECS, check_size, get_codec
 from img2vid.errors import BadSizeError, EncoderError
-from img2vid.options import DEFAULT_MAX_PIXELS, EncodeOptions
-from worker.engine.verify import probe_video
-from worker.engine.writers import open_writer
+from img2vid.engine.options import DEFAULT_MAX_PIXELS, EncodeOptions
+from img2vid.engine.verify import probe_video
+from img2vid.engine.writers import open_writer
 
 THIN = 64
 # ffv1 has no side limit of its own (its entry is AVI's, which refuses 65536 wide: the
@@ -51,7 +51,7 @@ def test_a_size_past_a_limit_is_refused_before_encoding_naming_it():
     # given 16384x16384, which no codec here can take within the default pixel limit
     for name in CODECS:
         with pytest.raises(BadSizeError) as err:
-            EncodeOptions.build(codec=name, size="16384x16384")
+            EncodeOptions.parse(codec=name, size="16384x16384")
         assert name in str(err.value) or "IMG2VID_MAX_PIXELS" in str(err.value)
     # each side against its codec's own limit, as the engine will write it (made even)
     with pytest.raises(BadSizeError, match="mp4v takes pictures of at most 8190x8190, got 8192x64"):

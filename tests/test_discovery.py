@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from img2vid.errors import NoFramesError
-from img2vid.discovery import discover, natural_key
+from img2vid.engine.discovery import discover, natural_key
 
 
 def touch(folder: Path, *names: str) -> Path:

@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
-import worker.engine.encoding as encode_module
+import img2vid.engine.encoding as encode_module
 from videotools import needs_ffprobe, read_back
-from img2vid.codecs import CODECS
+from img2vid.engine.codecs import CODECS
 from img2vid.errors import (
     BadOutputNameError,
     CancelledError,
@@ -22,8 +22,8 @@ from img2vid.errors import (
     UnreadableFrameError,
     VerifyFailedError,
 )
-from img2vid.options import EncodeOptions
-from worker.engine import encode
+from img2vid.engine.options import EncodeOptions
+from img2vid.engine import encode
 
 FFPROBE_CODEC = {"mp4v": "mpeg4", "h264": "h264", "vp8": "vp8", "vp9": "vp9", "mjpg": "mjpeg", "ffv1": "ffv1"}
 
@@ -38,7 +38,7 @@ def ffprobe(path) -> dict:
 
 
 def opts(**kw) -> EncodeOptions:
-    return EncodeOptions.build(**kw)
+    return EncodeOptions.parse(**kw)
 
 
 @pytest.mark.parametrize("codec", list(CODECS))

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from worker.engine.fit import even_size, fit_frame
+from img2vid.engine.fit import even_size, fit_frame
 
 
 def white(w, h):

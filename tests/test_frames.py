@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from img2vid.errors import FrameTooLargeError, UnreadableFrameError
-from img2vid.images import probe_size
-from worker.engine.frames import read_frame
+from img2vid.engine.images import probe_size
+from img2vid.engine.frames import read_frame
 
 
 def write(path, img, params=()):

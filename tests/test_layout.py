@@ -7,7 +7,7 @@ import sys
 
 def loaded_after(statement: str, tmp_path) -> set[str]:
     code = f"import sys; {statement}; print(' '.join(sys.modules))"
-    env = {**os.environ, "DATA_DIR": str(tmp_path)}  # create_app() makes its folders there
+    env = {**os.environ, "IMG2VID_DATA_DIR": str(tmp_path)}  # create_app() makes its folders there
     run = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env)
     return set(run.stdout.split())
 
@@ -19,13 +19,13 @@ def test_web_imports_no_opencv_or_numpy(tmp_path):
 
 
 def test_the_engine_imports_no_flask_or_celery(tmp_path):
-    mods = loaded_after("import worker.engine", tmp_path)
+    mods = loaded_after("from img2vid.engine import encode", tmp_path)
     assert "cv2" in mods
     assert not {"flask", "celery"} & mods
 
 
 def test_the_shared_package_and_cli_import_neither(tmp_path):
-    mods = loaded_after("import img2vid.cli, img2vid.options, img2vid.codecs, img2vid.errors", tmp_path)
+    mods = loaded_after("import img2vid.cli, img2vid.engine.options, img2vid.engine.codecs, img2vid.errors", tmp_path)
     assert not {"cv2", "numpy", "flask", "celery"} & mods
 
 

@@ -4,7 +4,7 @@ import random
 import threading
 import time
 
-from worker.engine.pipeline import ordered_map
+from img2vid.engine.pipeline import ordered_map
 
 
 def test_results_come_back_in_order_whatever_finishes_first():

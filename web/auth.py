@@ -9,7 +9,8 @@ With tokens set:
   CSRF token, web/csrf.py);
 - /healthz and /readyz (container health checks), the sign-in page and the OpenAPI
   document (it describes the API, holds no data, and tells a client how to authenticate)
-  stay open.
+  stay open: their views say so (``open_to_all``, web/policy.py). Which routes are API
+  and which are pages, their blueprints say.
 
 The session holds the token's name and a mark derived from the token and the session
 key, never the token: rotating a token ends the sessions signed in with it.
@@ -30,9 +31,9 @@ from flask import Flask, current_app, g, redirect, request, session, url_for
 
 from img2vid.apitokens import ApiToken
 
-from .errors import error_response
+from web.errors import error_response
+from web.policy import API, route_kind, view_is
 
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/signin", "/signout", "/api/v1/openapi.json"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CHALLENGE = 'Bearer realm="img2vid"'
 
@@ -140,13 +141,15 @@ def _where_to_return() -> str:
 def _gate():
     if tokens() is None:
         return None
-    path = request.path
-    if path in OPEN_PATHS or path.startswith("/static/"):
+    kind = route_kind()
+    # Static files, open views, and URLs of no route outside the API (a 404 says no
+    # more than the OpenAPI document does) need no token.
+    if kind is None or view_is("open"):
         return None
     who = caller()
     if who.bad_token:
         return unauthorized("the bearer token is not valid", bad_token=True)
-    if path.startswith("/api/") or path == "/metrics":
+    if kind == API:
         if who.by == "bearer" or (who.by == "session" and request.method in SAFE_METHODS):
             return None
         if who.by == "session":

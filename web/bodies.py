@@ -18,9 +18,9 @@ from werkzeug.formparser import FormDataParser, MultiPartParser
 from werkzeug.sansio.multipart import File
 
 from img2vid.errors import InvalidOptionError, TooLargeError
-from img2vid.images import too_many_bytes
+from img2vid.engine.images import too_many_bytes
 
-from .uploads import client_name
+from web.uploads import client_name
 
 # Text fields of the upload form are a few characters each (fps, codec, size, ...). Not
 # lower: Werkzeug applies it to its parse buffer too, which holds up to 64 KiB of what

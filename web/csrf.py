@@ -3,6 +3,7 @@ cookie, sent back by the page in the X-CSRF-Token header (or a csrf_token field)
 
 from __future__ import annotations
 
+import functools
 import hmac
 import secrets
 
@@ -30,3 +31,14 @@ def require_csrf() -> None:
     expected = session.get("csrf") or ""
     if not expected or not hmac.compare_digest(sent, expected):
         raise CsrfError("this form has expired or did not come from this site; reload the page and try again")
+
+
+def csrf_required(view):
+    """A page's own POST route: refused (403 csrf_failed) without its page's token."""
+
+    @functools.wraps(view)
+    def checked(*args, **kwargs):
+        require_csrf()
+        return view(*args, **kwargs)
+
+    return checked

@@ -3,11 +3,11 @@ walking of uploads/ or outputs/)."""
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
-from pathlib import Path
 
-from .humanize import human_bytes
+from img2vid.volume import Volume
+
+from web.humanize import human_bytes
 
 
 @dataclass(frozen=True)
@@ -36,10 +36,7 @@ class DiskUsage:
         return f"{human_bytes(self.free_bytes)} free of {human_bytes(self.total_bytes)} ({self.used_percent:.0f} % used)"
 
 
-def disk_usage(path: Path, low_percent: float) -> DiskUsage | None:
-    """The usage of the file system holding ``path``; None when it cannot be read."""
-    try:
-        u = shutil.disk_usage(path)
-    except OSError:
-        return None
-    return DiskUsage(u.total, u.used, u.free, low_percent)
+def disk_usage(volume: Volume, low_percent: float) -> DiskUsage | None:
+    """The usage of the file system holding the volume; None when it cannot be read."""
+    u = volume.disk_usage()
+    return DiskUsage(u.total, u.used, u.free, low_percent) if u else None

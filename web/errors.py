@@ -16,12 +16,12 @@ from werkzeug.exceptions import HTTPException
 from img2vid import logs
 from img2vid.errors import FrameTooLargeError, Img2VidError, NoFramesError, ServiceError
 
+from web.policy import API, route_kind
+
 log = logging.getLogger(__name__)
 
 # Headers a werkzeug HTTPException adds that describe the error (its Content-Type is ours).
 _KEPT_HEADERS = ("Allow", "Content-Range", "WWW-Authenticate", "Retry-After")
-# Routes that only ever answer JSON or text, whoever asks.
-_MACHINE_PATHS = ("/api/", "/metrics", "/healthz", "/readyz")
 
 _TITLES = {400: "That request could not be used", 403: "Not allowed", 404: "Not found",
            405: "Not allowed", 413: "Too large", 429: "Too many requests",
@@ -50,9 +50,10 @@ def error_response(status: int, code: str, message: str, path: str | None = None
 
 
 def wants_page() -> bool:
-    """A browser asking for a page (a GET of a non-API route that prefers HTML): it is
-    answered with a page even when something failed, never with a JSON error."""
-    if request.method not in ("GET", "HEAD") or request.path.startswith(_MACHINE_PATHS):
+    """A browser asking for a page (a GET of a route that is not an API route, and that
+    prefers HTML): it is answered with a page even when something failed, never with a
+    JSON error. API routes (web/policy.py) answer JSON whoever asks."""
+    if request.method not in ("GET", "HEAD") or route_kind() == API:
         return False
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
     return best == "text/html"

@@ -31,10 +31,10 @@ def on_starting(server):
     worker that fails to boot is started again and again, so a bad setting would
     otherwise loop forever (60 boots in 25 s) while the port hangs."""
     from img2vid.errors import ConfigError
-    from web.config import load_settings
+    from img2vid.settings import WebSettings
 
     try:
-        load_settings()
+        WebSettings.from_env()
     except ConfigError as exc:
         server.log.error("%s", exc.message)
         sys.exit(1)

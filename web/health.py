@@ -1,30 +1,38 @@
-"""Liveness, readiness and Prometheus metrics."""
+"""Liveness, readiness and Prometheus metrics: machine routes, never rate limited and
+quiet in the log; /metrics needs a token when the service has tokens."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from img2vid import jobmetrics
 from img2vid.errors import UnavailableError
 
-from .disk import disk_usage
-from .metrics import exposition
-from .services import services
+from web.disk import disk_usage
+from web.metrics import exposition
+from web.policy import API, open_to_all, quiet, routes_of_kind
+from web.ratelimit import limiter
+from web.services import services
 
-health = Blueprint("health", __name__)
+health = routes_of_kind(Blueprint("health", __name__), API)
 
 
 @health.get("/healthz")
+@open_to_all
+@quiet
+@limiter.exempt
 def healthz():
     return jsonify(status="ok")
 
 
 @health.get("/readyz")
+@open_to_all
+@quiet
+@limiter.exempt
 def readyz():
     svc = services()
     store = svc.store
     # How full the data volume is; informative only: a full disk fails jobs, not probes.
-    usage = disk_usage(svc.volume.root, svc.settings.disk_low_percent)
+    usage = disk_usage(svc.volume, svc.settings.disk_low_percent)
     disk = usage.as_json() if usage else None
     try:
         store.ping()
@@ -36,9 +44,10 @@ def readyz():
 
 
 @health.get("/metrics")
+@quiet
 def metrics():
     svc = services()
     # Read before rendering, so a lost Redis is a 503 and never a half-written scrape.
-    snapshot = jobmetrics.read(svc.store, svc.settings.queue)
+    snapshot = svc.store.metrics_snapshot(svc.settings.queue)
     body, content_type = exposition(snapshot, request.headers.get("Accept"))
     return Response(body, content_type=content_type)

@@ -1,5 +1,5 @@
 """The Prometheus exposition of /metrics, made from a snapshot of what the job store keeps
-in Redis (img2vid/jobmetrics.py).
+in Redis (img2vid/store/metrics.py).
 
 Each scrape reads Redis once and renders through a private registry: every gunicorn
 process answers with the same numbers, and nothing is kept per process.
@@ -12,8 +12,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
-from img2vid.jobmetrics import Snapshot
-from img2vid.jobstore import WORKER_ALIVE_SECONDS
+from img2vid.store import WORKER_ALIVE_SECONDS, Snapshot
 
 _HISTOGRAM_HELP = {
     "encode_duration_seconds": "Wall time of each succeeded job's encode, in seconds.",

@@ -1,21 +1,24 @@
 """The pages for a person: submit, watch one job, list jobs. Plain HTML and a little
-JavaScript served from web/static; the pages talk to the JSON API."""
+JavaScript served from web/static; the pages talk to the JSON API, and their own POST
+routes do what the API's do (web/actions.py), behind the CSRF check."""
 
 from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from img2vid.codecs import CODECS
-from img2vid.models import STATES
+from img2vid.engine.codecs import CODECS
+from img2vid.job import STATES
 
-from .api.jobs import cancel_job, create_job_from_request, retry_job
-from .auth import caller, may_see
-from .csrf import csrf_token, require_csrf
-from .disk import disk_usage
-from .humanize import human_duration
-from .services import services
+from web import actions
+from web.auth import caller, may_see
+from web.csrf import csrf_required, csrf_token
+from web.disk import disk_usage
+from web.humanize import human_duration
+from web.policy import PAGE, routes_of_kind
+from web.ratelimit import creates_jobs
+from web.services import services
 
-pages = Blueprint("pages", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
+pages = routes_of_kind(Blueprint("pages", __name__), PAGE)
 
 FITS = [
     ("contain", "Fit inside, with black bars where needed"),
@@ -44,41 +47,36 @@ def submit_page():
 def jobs_page():
     svc = services()
     return render_template("jobs.html", states=STATES,
-                           disk=disk_usage(svc.volume.root, svc.settings.disk_low_percent),
+                           disk=disk_usage(svc.volume, svc.settings.disk_low_percent),
                            retention=human_duration(svc.settings.retention_seconds),
                            show_owner=caller().admin)
 
 
 @pages.get("/jobs/<job_id>")
 def job_page(job_id: str):
-    rec = services().store.get(job_id)
-    if rec is None or not may_see(rec.owner):
+    job = services().store.get(job_id)
+    if job is None or not may_see(job.owner):
         return render_template("not_found.html", job_id=job_id), 404
     playable = {c.name for c in CODECS.values() if c.plays_in_browsers}
-    return render_template("job.html", job_id=job_id, title=_job_title(rec.spec), playable=sorted(playable),
+    return render_template("job.html", job_id=job_id, title=job.spec.title, playable=sorted(playable),
                            codec_labels={c.name: c.label for c in CODECS.values()})
 
 
-def _job_title(spec: dict) -> str | None:
-    """What a person calls the job: the name they gave it, else the server folder it
-    reads (as the jobs list shows it); None for an unnamed upload, titled by its id."""
-    return spec.get("name") or (spec.get("source") or {}).get("dir") or None
-
-
-# The page's own POST routes: the same work as the API, behind the CSRF check.
 @pages.post("/jobs/new")
+@csrf_required
+@creates_jobs
 def submit_job():
-    require_csrf()
-    return create_job_from_request()
+    return actions.create_job()
 
 
 @pages.post("/jobs/<job_id>/cancel")
+@csrf_required
 def cancel(job_id: str):
-    require_csrf()
-    return cancel_job(job_id)
+    return actions.cancel_job(job_id)
 
 
 @pages.post("/jobs/<job_id>/retry")
+@csrf_required
+@creates_jobs
 def retry(job_id: str):
-    require_csrf()
-    return retry_job(job_id)
+    return actions.retry_job(job_id)

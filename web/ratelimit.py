@@ -2,9 +2,12 @@
 
 Two budgets per client, the client being its token's name when it is authenticated
 (web/auth.py), else its address:
-- IMG2VID_RATE_LIMIT: every request but the health routes and static files;
-- IMG2VID_RATE_LIMIT_CREATE: requests that create jobs (POST /api/v1/jobs, /api/v1/batch,
-  …/retry, and the pages' /jobs/new and /jobs/<id>/retry).
+- IMG2VID_RATE_LIMIT: every request, as an application-wide limit; the views that are
+  not counted say so with ``@limiter.exempt`` (the health routes; static files are
+  Flask-Limiter's own exemption);
+- IMG2VID_RATE_LIMIT_CREATE: the views that create jobs say so with ``@creates_jobs``
+  (POST /api/v1/jobs, /api/v1/batch, …/retry, and the pages' /jobs/new and
+  /jobs/<id>/retry): one budget shared by all of them.
 Over either → 429 ``rate_limited`` with ``Retry-After`` in seconds.
 
 Fixed windows: one Redis round trip (a Lua INCR+EXPIRE) per budget per request, and an
@@ -23,27 +26,16 @@ import math
 import time
 
 from flask import Flask, current_app, request
-from flask_limiter import Limit, Limiter, RateLimitExceeded
+from flask_limiter import Limiter, RateLimitExceeded
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from img2vid.settings import Settings
+from img2vid.settings import WebSettings
 
-from .auth import caller
-from .config import check_rate_limit
-from .errors import error_response
+from web.auth import caller
+from web.errors import error_response
 
-EXEMPT_PATHS = frozenset({"/healthz", "/readyz"})
-_CREATE_PATHS = frozenset({"/api/v1/jobs", "/api/v1/batch", "/jobs/new"})
-
-
-class _Budget(Limit):
-    """A Limit whose string is parsed once: Flask-Limiter parses it again on every request."""
-
-    def __iter__(self):
-        if "_parsed" not in self.__dict__:
-            self.__dict__["_parsed"] = tuple(super().__iter__())
-        return iter(self.__dict__["_parsed"])
+CREATE_LIMIT = "IMG2VID_RATE_LIMIT_CREATE"
 
 
 def client_key() -> str:
@@ -51,13 +43,16 @@ def client_key() -> str:
     return f"token:{name}" if name else f"addr:{request.remote_addr or '-'}"
 
 
-def _not_creating() -> bool:
-    return request.method != "POST" or not (request.path in _CREATE_PATHS or request.path.endswith("/retry"))
+# Made here, bound to the app by init_rate_limits, so that views can carry its marks.
+limiter = Limiter(client_key)
+
+# The app's config holds the budget; "" (off) makes the limit empty.
+creates_jobs = limiter.shared_limit(lambda: current_app.config[CREATE_LIMIT], scope="create",
+                                    override_defaults=False)
 
 
 def _retry_after(exc: RateLimitExceeded) -> int:
     """Whole seconds until the breached window ends (at least 1)."""
-    limiter: Limiter = current_app.extensions["img2vid.limiter"]
     try:
         return max(1, math.ceil(limiter.current_limit.reset_at - time.time()))
     except Exception:  # Redis went away after the count: the window's full length is safe
@@ -73,32 +68,24 @@ def _too_many(exc: RateLimitExceeded):
     return resp
 
 
-def install_rate_limits(app: Flask, settings: Settings) -> None:
-    budgets = []
-    if settings.rate_limit:
-        budgets.append(_Budget(check_rate_limit("IMG2VID_RATE_LIMIT", settings.rate_limit), scope="all", shared=True))
-    if settings.rate_limit_create:
-        budgets.append(_Budget(check_rate_limit("IMG2VID_RATE_LIMIT_CREATE", settings.rate_limit_create), scope="create",
-                             shared=True, exempt_when=_not_creating))
-    if not budgets:
-        return
-    limiter = Limiter(
-        client_key,
-        default_limits=budgets,
-        strategy="fixed-window",
-        storage_uri=settings.redis_url,
-        # Under the store's prefix: one deployment's (or one test run's) keys stay together.
-        storage_options={
-            "key_prefix": f"{settings.key_prefix}ratelimit", "socket_connect_timeout": 2, "socket_timeout": 2,
+def init_rate_limits(app: Flask, settings: WebSettings) -> None:
+    app.config.update({
+        "RATELIMIT_ENABLED": bool(settings.rate_limit or settings.rate_limit_create),
+        "RATELIMIT_APPLICATION": settings.rate_limit or None,
+        CREATE_LIMIT: settings.rate_limit_create,
+        "RATELIMIT_STRATEGY": "fixed-window",
+        "RATELIMIT_STORAGE_URI": settings.redis_url,
+        "RATELIMIT_STORAGE_OPTIONS": {
+            # Under the store's prefix: one deployment's (or one test run's) keys stay together.
+            "key_prefix": app.extensions["img2vid"].store.namespace("ratelimit"),
+            "socket_connect_timeout": 2, "socket_timeout": 2,
             # One quick retry (a dropped idle connection), then the in-memory fallback:
             # redis-py 8's default of many retries with backoff would stall the request.
             "retry": Retry(NoBackoff(), 1),
         },
-        headers_enabled=False,
-        in_memory_fallback_enabled=True,
-        swallow_errors=True,
-    )
-    limiter.request_filter(lambda: request.path in EXEMPT_PATHS)
+        "RATELIMIT_HEADERS_ENABLED": False,
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
+    })
     limiter.init_app(app)
-    app.extensions["img2vid.limiter"] = limiter
     app.register_error_handler(RateLimitExceeded, _too_many)

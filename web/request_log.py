@@ -2,8 +2,9 @@
 about. gunicorn's own access log stays off (WEB_ACCESS_LOG turns it on), as it cannot
 know the job a request created.
 
-Probes (/healthz, /readyz, /metrics) and static files are logged at DEBUG: Docker's
-health check and a Prometheus scrape would otherwise be most of the log.
+Probes (views marked ``quiet``: /healthz, /readyz, /metrics) and static files are
+logged at DEBUG: Docker's health check and a Prometheus scrape would otherwise be most
+of the log.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from flask import Flask, g, request
 
 from img2vid import logs
 
-log = logging.getLogger("web.request")
+from web.policy import view_is
 
-_QUIET_PATHS = ("/healthz", "/readyz", "/metrics")
+log = logging.getLogger("web.request")
 
 
 def init_app(app: Flask) -> None:
@@ -35,7 +36,7 @@ def _start() -> None:
 
 def _log(response):
     started = g.get("img2vid_started")
-    quiet = request.path in _QUIET_PATHS or request.path.startswith("/static/")
+    quiet = view_is("quiet") or request.endpoint == "static"
     logs.event(
         log, "request", f"{request.method} {request.path} {response.status_code}",
         level=logging.DEBUG if quiet else logging.INFO,

@@ -5,20 +5,18 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
-from pathlib import Path
 
-from img2vid.errors import ConfigError
-from img2vid.settings import Settings
+from img2vid.settings import WebSettings
+from img2vid.volume import Volume
 
 
-def secret_key(settings: Settings) -> str:
-    """SECRET_KEY; in production it must be set. In development one is made once and
-    kept in DATA_DIR/.secret_key, so that every gunicorn worker (and a restart) agrees."""
+def secret_key(settings: WebSettings, volume: Volume) -> str:
+    """IMG2VID_SECRET_KEY (required in production, which the settings check). In
+    development one is made once and kept in the volume, so that every gunicorn worker
+    (and a restart) agrees."""
     if settings.secret_key:
         return settings.secret_key
-    if settings.production:
-        raise ConfigError("SECRET_KEY must be set when IMG2VID_ENV=production")
-    path = Path(settings.data_dir) / ".secret_key"
+    path = volume.secret_key_file
     if not path.exists():
         # Written whole, then linked into place: workers starting together never read
         # a half-written key, and the first one to link wins.

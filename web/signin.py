@@ -11,10 +11,11 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 
-from .auth import CHALLENGE, caller, sign_in_session, tokens
-from .csrf import CsrfError, require_csrf
+from web.auth import CHALLENGE, caller, sign_in_session, tokens
+from web.csrf import CsrfError, require_csrf
+from web.policy import PAGE, open_to_all, routes_of_kind
 
-signin = Blueprint("signin", __name__, template_folder="templates")
+signin = routes_of_kind(Blueprint("signin", __name__), PAGE)
 
 
 def safe_next(value: str | None) -> str:
@@ -42,6 +43,7 @@ def _form(next_url: str, error: str = "", status: int = 200):
 
 
 @signin.get("/signin")
+@open_to_all
 def signin_page():
     next_url = safe_next(request.args.get("next"))
     if tokens() is None or caller().name is not None:
@@ -50,6 +52,7 @@ def signin_page():
 
 
 @signin.post("/signin")
+@open_to_all
 def sign_in():
     next_url = safe_next(request.form.get("next"))
     if tokens() is None:
@@ -67,6 +70,7 @@ def sign_in():
 
 
 @signin.post("/signout")
+@open_to_all
 def sign_out():
     try:
         require_csrf()

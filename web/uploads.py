@@ -1,24 +1,24 @@
 """Saving uploaded frames (many files, or one zip) into uploads/<job>.
 
 Client file names only decide the order; files are saved as 000000.jpg, 000001.png …
-and the client's names are kept in names.json for error messages. Every limit is
-checked before the bytes it guards are written.
+in the job's upload folder, and the client's names are kept beside them for error
+messages. Every limit is checked before the bytes it guards are written.
 """
 
 from __future__ import annotations
 
-import json
 import stat
 import zipfile
 from pathlib import Path, PurePosixPath
 
 from werkzeug.datastructures import FileStorage
 
-from img2vid.discovery import natural_key
+from img2vid.engine.discovery import natural_key
+from img2vid.engine.images import is_image_name, probe_size, too_many_bytes
 from img2vid.errors import BadUploadError, FrameTooLargeError, NoFramesError, TooLargeError, UnreadableFrameError
-from img2vid.images import is_image_name, probe_size, too_many_bytes
-from img2vid.settings import Settings
-from img2vid.volume import NAMES_FILE
+from img2vid.settings import WebSettings
+from img2vid.volume import Volume
+
 _CHUNK = 1 << 20
 
 
@@ -26,7 +26,7 @@ def _suffix(name: str) -> str:
     return PurePosixPath(name).suffix.lower()
 
 
-def _check_count(n: int, settings: Settings) -> None:
+def _check_count(n: int, settings: WebSettings) -> None:
     if n == 0:
         raise NoFramesError("the upload holds no frames: expected jpg, jpeg, png, bmp, tif, tiff or webp files")
     if n > settings.max_frames:
@@ -39,18 +39,19 @@ def client_name(filename: str) -> str:
     return PurePosixPath(filename.replace("\\", "/")).name
 
 
-def save_files(files: list[FileStorage], dest: Path, settings: Settings) -> int:
+def save_files(files: list[FileStorage], volume: Volume, job_id: str, settings: WebSettings) -> int:
     # Each frame was capped at IMG2VID_MAX_FRAME_BYTES as it streamed in (web/bodies.py).
     frames = [f for f in files if f.filename and is_image_name(client_name(f.filename))]
     _check_count(len(frames), settings)
     frames.sort(key=lambda f: natural_key(f.filename or ""))
     names = {}
+    dest = volume.upload_dir(job_id)
     dest.mkdir(parents=True)
     for i, f in enumerate(frames):
         saved = f"{i:06d}{_suffix(f.filename or '')}"
         f.save(dest / saved, buffer_size=_CHUNK)
         names[saved] = client_name(f.filename or "")
-    return _finish(dest, names, settings)
+    return _finish(volume, job_id, names, settings)
 
 
 def _member_problem(info: zipfile.ZipInfo) -> str | None:
@@ -66,7 +67,7 @@ def _member_problem(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
-def save_archive(upload: FileStorage, dest: Path, settings: Settings) -> int:
+def save_archive(upload: FileStorage, volume: Volume, job_id: str, settings: WebSettings) -> int:
     try:
         archive = zipfile.ZipFile(upload.stream)
     except (zipfile.BadZipFile, OSError, ValueError):
@@ -94,16 +95,17 @@ def save_archive(upload: FileStorage, dest: Path, settings: Settings) -> int:
         for info in frames:  # only frames are extracted; other members are never opened
             _check_member_size(info, settings)
         frames.sort(key=lambda i: natural_key(i.filename))
+        dest = volume.upload_dir(job_id)
         dest.mkdir(parents=True)
         names = {}
         for n, info in enumerate(frames):
             saved = f"{n:06d}{_suffix(info.filename)}"
             _extract(archive, info, dest / saved)
             names[saved] = info.filename
-    return _finish(dest, names, settings)
+    return _finish(volume, job_id, names, settings)
 
 
-def _check_member_size(info: zipfile.ZipInfo, settings: Settings) -> None:
+def _check_member_size(info: zipfile.ZipInfo, settings: WebSettings) -> None:
     """A frame member's size and expansion, from the central directory: a JPEG padded
     with 2 GiB of zeros is 2 MB in the zip and is refused here, unopened."""
     if info.file_size > settings.max_frame_bytes:
@@ -129,8 +131,9 @@ def _extract(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path) -> N
         raise BadUploadError(f"archive member {info.filename!r} cannot be read: {exc}", code="bad_archive_member") from None
 
 
-def _finish(dest: Path, names: dict[str, str], settings: Settings) -> int:
+def _finish(volume: Volume, job_id: str, names: dict[str, str], settings: WebSettings) -> int:
     """Check every frame's header (readable, under the pixel limit), then record names."""
+    dest = volume.upload_dir(job_id)
     for saved, original in names.items():
         try:
             probe_size(dest / saved, settings.max_pixels, settings.max_frame_bytes)
@@ -138,5 +141,5 @@ def _finish(dest: Path, names: dict[str, str], settings: Settings) -> int:
             exc.message = exc.message.replace(saved, original)
             exc.path = original
             raise
-    (dest / NAMES_FILE).write_text(json.dumps(names))
+    volume.save_client_names(job_id, names)
     return len(names)

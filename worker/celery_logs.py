@@ -16,7 +16,7 @@ import logging
 import re
 
 from img2vid import logs
-from img2vid.queueing import ENCODE_TASK
+from img2vid.store import ENCODE_TASK
 
 # Celery's "Task img2vid.encode[<task id>] received / succeeded" lines carry the task's
 # arguments as text in ``data``: our task's one argument is the job id.
@@ -38,3 +38,9 @@ class JobIdFromTask(logging.Filter):
 def setup(loglevel) -> None:
     handler = logs.setup("worker", loglevel or "INFO")
     handler.addFilter(JobIdFromTask())
+
+
+def say_renamed(settings) -> None:
+    """A line for each setting given by its old name."""
+    for line in settings.renamed_variables():
+        logs.event(logging.getLogger("worker"), "setting_renamed", line, level=logging.WARNING)

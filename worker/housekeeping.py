@@ -5,22 +5,21 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
+from collections.abc import Callable
 from functools import partial
 
 import redis
 
 from img2vid import logs
-from img2vid.jobstore import JobStore
-from img2vid.queueing import broker_lists
+from img2vid.store import JobStore
 
-from .retention import sweep, sweep_if_due
-from .runtime import runtime
+from worker.retention import sweep, sweep_if_due
+from worker.runtime import runtime
 
 log = logging.getLogger(__name__)
 
 
-def reap(store: JobStore, max_deaths: int, enqueue) -> dict[str, str]:
+def reap(store: JobStore, max_deaths: int, send: Callable[[str], None]) -> dict[str, str]:
     """Take back every running job whose lease has ended (its worker died without a
     word, as SIGKILL or a lost container does) and send it again. Celery alone would
     leave such a message unacknowledged until its visibility timeout, an hour."""
@@ -28,7 +27,7 @@ def reap(store: JobStore, max_deaths: int, enqueue) -> dict[str, str]:
     for job_id in store.running_ids():
         outcome = store.reap(job_id, max_deaths)
         if outcome == "requeued":
-            enqueue(job_id)
+            send(job_id)
         if outcome:
             outcomes[job_id] = outcome
             logs.event(log, "job_taken_back", f"job {job_id} lost its worker: {outcome}", level=logging.WARNING,
@@ -36,24 +35,21 @@ def reap(store: JobStore, max_deaths: int, enqueue) -> dict[str, str]:
     return outcomes
 
 
-def resend_lost(store: JobStore, queue: str, older_than: float, enqueue) -> list[str]:
-    """Send again the jobs queued for longer than ``older_than`` seconds while the broker
-    holds no message at all: their message never arrived (the web process died between
-    storing the job and sending it). A duplicate, should there be one, does nothing."""
-    if any(store.r.llen(name) for name in broker_lists(queue)):
-        return []
-    lost = store.r.zrangebyscore(store.k_queue, "-inf", time.time() - older_than)
+def resend_lost(store: JobStore, queue: str, older_than: float, send: Callable[[str], None]) -> list[str]:
+    """Send again the jobs whose message never arrived (``store.lost_queued``). A
+    duplicate, should there be one, does nothing."""
+    lost = store.lost_queued(queue, older_than)
     for job_id in lost:
         logs.event(log, "job_resent", f"job {job_id} was queued with no message; sending it again",
                    level=logging.WARNING, job_id=job_id)
-        enqueue(job_id)
+        send(job_id)
     return lost
 
 
 class Housekeeping(threading.Thread):
     """A thread in the worker's main process (not in the pool's children)."""
 
-    _running: "Housekeeping | None" = None
+    _running: Housekeeping | None = None
 
     def __init__(self, hostname: str) -> None:
         super().__init__(name="img2vid-housekeeping", daemon=True)
@@ -89,19 +85,18 @@ class Housekeeping(threading.Thread):
             pass
 
     def run(self) -> None:
-        from .tasks import enqueue
-
         rt = runtime()
-        store, beat, s = rt.store, rt.settings.heartbeat_seconds, rt.settings
+        store, s, send = rt.store, rt.settings, rt.tasks.send_retaken
+        beat = s.heartbeat_seconds
         # Half the period at most: a sweep must end before its lock does (retention.py).
         sweep_now = partial(sweep, store, rt.volume, s.retention_seconds, s.orphan_seconds, s.sweep_seconds / 2)
         while not self.stopped.is_set():
             try:
                 store.heartbeat(self.hostname)
                 # One worker at a time reaps and sweeps; the locks expire by themselves.
-                if store.r.set(f"{store.p}reap-lock", self.hostname, nx=True, px=max(100, int(beat * 900))):
-                    reap(store, rt.settings.max_worker_deaths, enqueue)
-                    resend_lost(store, rt.settings.queue, rt.settings.resend_after_seconds, enqueue)
+                if store.try_lock("reap", self.hostname, max(0.1, beat * 0.9)):
+                    reap(store, s.max_worker_deaths, send)
+                    resend_lost(store, s.queue, s.resend_after_seconds, send)
                 sweep_if_due(store, self.hostname, s.sweep_seconds, sweep_now)
             except redis.RedisError as exc:  # Redis away: try again on the next beat
                 logs.event(log, "housekeeping_redis_error", f"housekeeping: {exc}", level=logging.WARNING)

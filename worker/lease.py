@@ -21,7 +21,7 @@ import time
 
 import redis
 
-from img2vid.jobstore import JobStore
+from img2vid.store import JobStore
 
 log = logging.getLogger(__name__)
 

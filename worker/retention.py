@@ -20,13 +20,11 @@ lives for the period is the lock and the timer at once (see its docstring).
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import time
 from dataclasses import dataclass, field
 
 from img2vid import logs
-from img2vid.jobstore import JobStore
+from img2vid.store import JobStore
 from img2vid.volume import Volume
 
 log = logging.getLogger(__name__)
@@ -37,7 +35,7 @@ BATCH = 500
 @dataclass
 class SweepReport:
     jobs: dict[str, int] = field(default_factory=dict)  # removed, by the state they ended in
-    orphans: dict[str, int] = field(default_factory=dict)  # folders removed, by parent
+    orphans: dict[str, int] = field(default_factory=dict)  # folders removed, by area
     complete: bool = True  # False when the time budget ran out first
 
     @property
@@ -53,15 +51,10 @@ def sweep(store: JobStore, volume: Volume, retention_seconds: float, orphan_seco
     deadline = started + budget_seconds if budget_seconds else float("inf")
     report = SweepReport()
     while time.monotonic() < deadline:
-        expired = store.expired(retention_seconds, BATCH)
+        expired = store.expired(retention_seconds, BATCH)  # never a live job, whatever an index says
         if not expired:
             break
-        for job_id in expired:
-            state = store.r.hget(store.k_job(job_id), "state")
-            if state in ("queued", "running"):  # never a live job, whatever an index says
-                store.r.zrem(store.k_finished, job_id)
-                continue
-            state = state or "unknown"
+        for job_id, state in expired:
             # Files first: a crash in between leaves a record without files (the next
             # sweep removes it), never files without a record until the orphan grace.
             volume.remove_job_files(job_id)
@@ -75,16 +68,15 @@ def sweep(store: JobStore, volume: Volume, retention_seconds: float, orphan_seco
     # A folder's mtime is the file system's clock; compare with this machine's. A clock
     # off by less than the grace (an hour by default) changes nothing.
     cutoff = time.time() - orphan_seconds
-    for parent, kind in ((volume.uploads, "uploads"), (volume.outputs, "outputs")):
-        for entry in _folders(parent):
-            if time.monotonic() >= deadline:
-                report.complete = False
-                break
-            if _mtime(entry) < cutoff and not store.exists(entry.name):
-                shutil.rmtree(entry.path, ignore_errors=True)
-                report.orphans[kind] = report.orphans.get(kind, 0) + 1
-                logs.event(log, "orphan_swept", f"{kind}/{entry.name} had no job record and was removed",
-                           job_id=entry.name, folder=kind)
+    for folder in volume.job_folders():
+        if time.monotonic() >= deadline:
+            report.complete = False
+            break
+        if folder.changed < cutoff and not store.exists(folder.job_id):
+            volume.remove_folder(folder)
+            report.orphans[folder.area] = report.orphans.get(folder.area, 0) + 1
+            logs.event(log, "orphan_swept", f"{folder.area}/{folder.job_id} had no job record and was removed",
+                       job_id=folder.job_id, folder=folder.area)
     logs.event(log, "sweep", f"sweep removed {report.removed} expired job(s) and "
                f"{sum(report.orphans.values())} orphan folder(s)",
                jobs=report.jobs, orphans=report.orphans, complete=report.complete,
@@ -95,31 +87,14 @@ def sweep(store: JobStore, volume: Volume, retention_seconds: float, orphan_seco
 def sweep_if_due(store: JobStore, worker: str, period: float, run) -> bool:
     """Call ``run()`` if no worker has swept in the last ``period`` seconds; True if it did.
 
-    The key ``<prefix>sweep-lock`` is set only if absent (SET NX) and expires after the
-    period by itself; it is never deleted. So however many workers ask, every beat,
-    exactly one gets it per period, and the next can only after it expires. The expiry
-    runs on Redis's clock, so workers whose clocks disagree still agree. A worker that
-    dies mid-sweep leaves the key to expire: the next sweep, a period later, does what
-    was left (every step is idempotent). ``run`` must finish within the period (sweep's
-    budget), or a second sweep could start beside it.
+    The lock ``sweep`` (``store.try_lock``) lives for the period and is never released:
+    however many workers ask, every beat, exactly one gets it per period, and the next
+    only after it expires, on Redis's clock. A worker that dies mid-sweep leaves it to
+    expire: the next sweep, a period later, does what was left (every step is
+    idempotent). ``run`` must finish within the period (sweep's budget), or a second
+    sweep could start beside it.
     """
-    if not store.r.set(f"{store.p}sweep-lock", worker, nx=True, px=max(1, int(period * 1000))):
+    if not store.try_lock("sweep", worker, period):
         return False
     run()
     return True
-
-
-def _folders(parent) -> list[os.DirEntry]:
-    try:
-        with os.scandir(parent) as it:
-            # Only job folders: a stray file or a link is not ours to remove.
-            return [e for e in it if e.is_dir(follow_symlinks=False)]
-    except FileNotFoundError:
-        return []
-
-
-def _mtime(entry: os.DirEntry) -> float:
-    try:
-        return entry.stat(follow_symlinks=False).st_mtime
-    except FileNotFoundError:
-        return float("inf")  # removed meanwhile: nothing to do

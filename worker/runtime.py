@@ -1,25 +1,53 @@
-"""The worker process's settings, job store and volume, made once per process."""
+"""The worker process's settings, job store, volume and Celery app, made once per process."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
 
-from img2vid.jobstore import JobStore
-from img2vid.settings import Settings
+from celery import Celery
+
+from img2vid.settings import TIME_LIMIT_GRACE, WorkerSettings
+from img2vid.store import JobStore, TaskQueue, make_celery
 from img2vid.volume import Volume
 
 
 @dataclass(frozen=True)
 class Runtime:
-    settings: Settings
+    settings: WorkerSettings
     store: JobStore
     volume: Volume
+    celery: Celery
+    tasks: TaskQueue
+
+
+def make_worker_celery(s: WorkerSettings) -> Celery:
+    return make_celery(
+        s.redis_url, s.queue,
+        include=["worker.tasks"],
+        # A job is acknowledged only when it has finished, and a worker that dies
+        # mid-job hands it back rather than losing it; one job at a time per process.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_concurrency=s.worker_concurrency,
+        # The job's own limit is checked by its run (worker/lease.py) and fails it as
+        # time_limit_exceeded; Celery's soft limit is the backstop for a run stuck where
+        # it cannot look, and its hard limit kills the process (then the lease ends and
+        # the job is run again, as for any lost worker).
+        task_soft_time_limit=s.task_time_limit + TIME_LIMIT_GRACE // 2,
+        task_time_limit=s.task_time_limit + TIME_LIMIT_GRACE,
+        worker_send_task_events=False,
+        worker_hijack_root_logger=False,
+    )
 
 
 @lru_cache(maxsize=1)
 def runtime() -> Runtime:
-    settings = Settings.from_env()
+    """Raises ConfigError naming every setting that is wrong."""
+    settings = WorkerSettings.from_env()
     volume = Volume(settings.data_dir)
     volume.ensure()
-    return Runtime(settings, JobStore.from_url(settings.redis_url, settings.key_prefix), volume)
+    celery = make_worker_celery(settings)
+    return Runtime(settings, JobStore.from_url(settings.redis_url, settings.key_prefix), volume, celery,
+                   TaskQueue(celery, settings.queue))

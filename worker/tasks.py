@@ -3,10 +3,8 @@ records the outcome."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -14,27 +12,21 @@ import redis
 from celery.exceptions import SoftTimeLimitExceeded
 
 from img2vid import logs
-from img2vid.codecs import CODECS
+from img2vid.engine import encode
+from img2vid.engine.codecs import CODECS
 from img2vid.errors import CancelledError, Img2VidError, TimeLimitError
-from img2vid.models import JobSpec
-from img2vid.options import EncodeOptions
-from img2vid.queueing import ENCODE_TASK, PRIORITY_RETAKEN
-from img2vid.volume import NAMES_FILE
+from img2vid.job import ErrorBody, Job, Result
+from img2vid.store import ENCODE_TASK
 
-from .celery_app import app
-from .engine import encode
-from .lease import Run
-from .runtime import runtime
+from worker.lease import Run
+from worker.runtime import Runtime, runtime
 
 log = logging.getLogger(__name__)
 
-def enqueue(job_id: str) -> None:
-    """Send the job's task again (a job handed back, or taken from a lost worker), ahead
-    of the jobs that have not started yet."""
-    app.send_task(ENCODE_TASK, args=[job_id], queue=runtime().settings.queue, priority=PRIORITY_RETAKEN)
+UPLOADED = "the uploaded frames"
 
 
-@app.task(name=ENCODE_TASK, bind=True)
+@runtime().celery.task(name=ENCODE_TASK, bind=True)
 def encode_job(self, job_id: str) -> str:
     rt = runtime()
     worker = self.request.hostname or "worker"
@@ -48,8 +40,8 @@ def encode_job(self, job_id: str) -> str:
                        "elsewhere, or gone): its message does nothing", worker=worker)
             return "skipped"
         logs.event(log, "job_started", f"job {job_id} started (attempt {job.attempts}) on {worker}",
-                    attempt=job.attempts, worker=worker, frames=job.frames_total, codec=job.spec.get("codec"),
-                    source="upload" if job.upload else "folder")
+                   attempt=job.attempts, worker=worker, frames=job.frames_total, codec=job.spec.codec,
+                   source="upload" if job.upload else "folder")
         run.begin()
         try:
             return _encode(rt, job, run)
@@ -57,75 +49,56 @@ def encode_job(self, job_id: str) -> str:
             run.end()
 
 
-def _encode(rt, job, run: Run) -> str:
-    job_id = job.id
-    spec = JobSpec.model_validate(job.spec)
-    out_dir = rt.volume.output_dir(job_id)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / f"{spec.name or job_id}{CODECS[spec.codec].suffix}"
+def _encode(rt: Runtime, job: Job, run: Run) -> str:
+    spec, volume = job.spec, rt.volume
+    source_name = spec.source.dir if spec.source else UPLOADED
+    frames: Path | None = None
     try:
-        options = EncodeOptions.build(
-            fps=spec.fps, codec=spec.codec, size=spec.size, fit=spec.fit, max_pixels=rt.settings.max_pixels,
-            max_frame_bytes=rt.settings.max_frame_bytes,
-        )
+        frames = volume.frames_of(job)
+        out_dir = volume.output_dir(job.id)
+        out_dir.mkdir(parents=True, exist_ok=True)
         result = encode(
-            job.source, target, options,
+            frames, volume.video_target(job, CODECS[spec.codec].suffix),
+            spec.encode_options(max_pixels=rt.settings.max_pixels, max_frame_bytes=rt.settings.max_frame_bytes),
             pattern=spec.source.pattern if spec.source else None,
             # Checked again here, not only at submit: a link can be made after that.
-            root=rt.volume.inputs if spec.source else job.source,
-            shown_as=spec.source.dir if spec.source else "the uploaded frames",
-            poster=out_dir / "poster.jpg",
+            root=volume.inputs if spec.source else frames,
+            shown_as=source_name,
+            poster=volume.poster_target(job),
             # A re-run replaces the files atomically: a reader sees the old or the new.
             overwrite=True,
-            progress=lambda done, total: _best_effort(rt.store.progress, job_id, done, total, run.token),
+            progress=lambda done, total: _best_effort(rt.store.progress, job.id, done, total, run.token),
             should_cancel=run.should_stop,
             threads=rt.settings.decode_threads,
         )
     except CancelledError as exc:
-        if run.reason == "hand_back":
-            if rt.store.hand_back(job_id, run.token):
-                enqueue(job_id)
-                logs.event(log, "job_handed_back", f"job {job_id} handed back to the queue: its worker is stopping",
-                           worker=run.worker)
-            return "handed back"
-        if run.reason == "lease_lost":
-            logs.event(log, "job_lease_lost", f"job {job_id} stopped: its lease is no longer this run's",
-                       level=logging.WARNING, worker=run.worker)
-            return "lease lost"  # the job is someone else's now: touch nothing
-        if run.reason == "time_limit":
-            return _time_limit_exceeded(rt, job_id, run, out_dir)
-        shutil.rmtree(out_dir, ignore_errors=True)
-        if _finish(job_id, "cancelled", run, error=exc.to_dict()):
-            logs.event(log, "job_cancelled", f"job {job_id} cancelled while running", worker=run.worker)
-        return "cancelled"
+        return _stopped(rt, job, run, exc)
     except SoftTimeLimitExceeded:  # the run was stuck where it could not check its limit
-        return _time_limit_exceeded(rt, job_id, run, out_dir)
+        return _time_limit_exceeded(rt, job, run)
     except Img2VidError as exc:
-        shutil.rmtree(out_dir, ignore_errors=True)
-        error = _client_error(exc, Path(job.source), spec.source.dir if spec.source else "the uploaded frames",
-                              {out_dir: "the job's output folder", rt.volume.root: "the data volume"})
-        if _finish(job_id, "failed", run, error=error):
-            logs.event(log, "job_failed", f"job {job_id} failed: {error['message']}", level=logging.WARNING,
-                       code=error["code"], file=error.get("path"), worker=run.worker)
+        volume.remove_output(job.id)
+        error = _client_error(exc, rt, job, frames, source_name)
+        if _finish(job.id, "failed", run, error=error):
+            logs.event(log, "job_failed", f"job {job.id} failed: {error.message}", level=logging.WARNING,
+                       code=error.code, file=error.path, worker=run.worker)
         return "failed"
     except Exception as exc:  # a bug, not bad input: log it whole, tell the client briefly
-        logs.event(log, "job_failed", f"job {job_id} failed unexpectedly: {exc}", level=logging.ERROR,
+        logs.event(log, "job_failed", f"job {job.id} failed unexpectedly: {exc}", level=logging.ERROR,
                    exc_info=True, code="internal_error", worker=run.worker)
-        shutil.rmtree(out_dir, ignore_errors=True)
+        volume.remove_output(job.id)
         # Its text may name the server's files or the library's source: the log has it.
-        _finish(job_id, "failed", run, error={"code": "internal_error", "message": "the encoder failed unexpectedly; "
-                                              f"the worker's log has the details (job {job_id})"})
+        _finish(job.id, "failed", run, error=ErrorBody(code="internal_error", message="the encoder failed "
+                                                       f"unexpectedly; the worker's log has the details (job {job.id})"))
         return "failed"
 
-    recorded = _finish(job_id, "succeeded", run, result={
-        "video": result.video.name, "frames": result.frames, "width": result.width, "height": result.height,
-        "fps": result.fps, "codec": result.codec, "bytes": result.bytes,
-        "duration_seconds": round(result.duration_seconds, 3),
-        "bad_frames": len(result.bad_frames),
-    }, timing=(result.seconds, result.frames_per_second))
+    recorded = _finish(job.id, "succeeded", run, result=Result(
+        video=result.video.name, frames=result.frames, width=result.width, height=result.height, fps=result.fps,
+        codec=result.codec, bytes=result.bytes, duration_seconds=round(result.duration_seconds, 3),
+        bad_frames=len(result.bad_frames),
+    ), timing=(result.seconds, result.frames_per_second))
     _best_effort(rt.store.record_rate, result.frames_per_second)
     if recorded:
-        logs.event(log, "job_succeeded", f"job {job_id} succeeded: {result.frames} frames in {result.seconds:.2f} s "
+        logs.event(log, "job_succeeded", f"job {job.id} succeeded: {result.frames} frames in {result.seconds:.2f} s "
                    f"({result.frames_per_second:.1f} frames/s), {result.bytes} bytes", worker=run.worker,
                    frames=result.frames, seconds=round(result.seconds, 3), fps=round(result.frames_per_second, 1),
                    bytes=result.bytes, codec=result.codec, width=result.width, height=result.height,
@@ -133,36 +106,57 @@ def _encode(rt, job, run: Run) -> str:
     return "succeeded"
 
 
-def _time_limit_exceeded(rt, job_id: str, run: Run, out_dir: Path) -> str:
+def _stopped(rt: Runtime, job: Job, run: Run, exc: CancelledError) -> str:
+    """The run stopped itself: why decides what becomes of the job (worker/lease.py)."""
+    if run.reason == "hand_back":
+        if rt.store.hand_back(job.id, run.token):
+            rt.tasks.send_retaken(job.id)
+            logs.event(log, "job_handed_back", f"job {job.id} handed back to the queue: its worker is stopping",
+                       worker=run.worker)
+        return "handed back"
+    if run.reason == "lease_lost":
+        logs.event(log, "job_lease_lost", f"job {job.id} stopped: its lease is no longer this run's",
+                   level=logging.WARNING, worker=run.worker)
+        return "lease lost"  # the job is someone else's now: touch nothing
+    if run.reason == "time_limit":
+        return _time_limit_exceeded(rt, job, run)
+    rt.volume.remove_output(job.id)
+    if _finish(job.id, "cancelled", run, error=ErrorBody(**exc.to_dict())):
+        logs.event(log, "job_cancelled", f"job {job.id} cancelled while running", worker=run.worker)
+    return "cancelled"
+
+
+def _time_limit_exceeded(rt: Runtime, job: Job, run: Run) -> str:
     """Fail the job for good: a job that outran its limit would outrun it again."""
-    shutil.rmtree(out_dir, ignore_errors=True)
+    rt.volume.remove_output(job.id)
     limit = rt.settings.task_time_limit
     error = TimeLimitError(f"the job ran longer than the time limit of {limit:,} s (IMG2VID_TASK_TIME_LIMIT)")
-    if _finish(job_id, "failed", run, error=error.to_dict()):
-        logs.event(log, "job_failed", f"job {job_id} failed: {error.message}", level=logging.WARNING,
+    if _finish(job.id, "failed", run, error=ErrorBody(**error.to_dict())):
+        logs.event(log, "job_failed", f"job {job.id} failed: {error.message}", level=logging.WARNING,
                    code=error.code, worker=run.worker)
     return "failed"
 
 
-def _client_error(exc: Img2VidError, source: Path, client_name: str, places: dict[Path, str]) -> dict:
+def _client_error(exc: Img2VidError, rt: Runtime, job: Job, frames: Path | None, client_name: str) -> ErrorBody:
     """The error as a client should read it: uploaded frames named as the client named
-    them, the folder as the client named it (``client_name``), and the other server
-    folders a library's words may hold by what they are (``places``): never a path."""
+    them, the frames' folder as the client named it (``client_name``), and the other
+    server folders a library's words may hold by what they are: never a path."""
     body = exc.to_dict()
-    names_file = source / NAMES_FILE
     if exc.path:
         saved = Path(exc.path).name
-        original = saved
-        if names_file.exists():
-            original = json.loads(names_file.read_text()).get(saved, saved)
-            body["message"] = body["message"].replace(saved, original)
+        original = rt.volume.client_names(job).get(saved, saved)
+        body["message"] = body["message"].replace(saved, original)
         body["path"] = original
-    message = body["message"].replace(str(source), client_name)
+    volume = rt.volume
+    places = {volume.output_dir(job.id): "the job's output folder", volume.root: "the data volume"}
+    if frames is not None:
+        places = {frames: client_name, **places}
+    message = body["message"]
     for place, words in places.items():  # the deepest first: an output folder is inside the volume
         for form in {str(place), str(Path(place).resolve())}:
             message = message.replace(form, words)
     body["message"] = message
-    return body
+    return ErrorBody(**body)
 
 
 def _finish(job_id: str, state: str, run: Run, **outcome) -> bool:

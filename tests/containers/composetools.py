@@ -9,7 +9,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from img2vid.stack import wait_until
+from img2vid.testing import wait_until
 from servicetools import Service
 
 ROOT = Path(__file__).resolve().parents[2]

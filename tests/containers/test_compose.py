@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from composetools import Compose, docker_missing
-from img2vid.stack import free_port, wait_until
+from img2vid.testing import free_port, wait_until
 from servicetools import HEAVY_CACHE, frames_in, multipart, png_bytes
 from videotools import needs_ffprobe
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from img2vid.stack import Stack
+from img2vid.testing import Stack
 from servicetools import TEST_REDIS, Service, forget_keys
 
 
@@ -34,7 +34,7 @@ def service(tmp_path_factory) -> Service:
     (data / "inputs").mkdir()
     prefix = f"img2vid-test-{uuid.uuid4().hex[:8]}:"
     env = {
-        "REDIS_URL": TEST_REDIS, "DATA_DIR": str(data), "IMG2VID_KEY_PREFIX": prefix,
+        "IMG2VID_REDIS_URL": TEST_REDIS, "IMG2VID_DATA_DIR": str(data), "IMG2VID_KEY_PREFIX": prefix,
         # Outside the store's prefix, so it can never meet one of the store's keys.
         "IMG2VID_QUEUE": f"q-{prefix}", **LIMITS,
         # The rate limiter runs on every request (its counts under the prefix) but never

@@ -17,7 +17,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from img2vid.stack import Stack, wait_until
+from img2vid.store import JobStore
+from img2vid.store.testing import forget_everything
+from img2vid.testing import Stack, wait_until
 
 
 # The machine's Redis, a database of the tests' own (REDIS_URL_TESTS to change it).
@@ -96,18 +98,9 @@ def one_error_line(run: subprocess.CompletedProcess, code: str) -> str:
 
 
 def forget_keys(client, prefix: str) -> None:
-    """Remove what a test system wrote to Redis: the store's keys and its Celery queue's
-    (``q-<prefix>``, with kombu's priority lists and binding)."""
-    keys = [*client.scan_iter(f"{prefix}*"), *client.scan_iter(f"q-{prefix}*"),
-            *client.scan_iter(f"_kombu.binding*q-{prefix}*")]
-    if keys:
-        client.delete(*keys)
-    # Messages a killed worker held stay in kombu's shared "unacked" hash: take ours out.
-    queue = f"q-{prefix}"
-    for tag, payload in client.hscan_iter("unacked"):
-        if queue in (payload.decode(errors="replace") if isinstance(payload, bytes) else payload):
-            client.hdel("unacked", tag)
-            client.zrem("unacked_index", tag)
+    """Remove what a test system wrote to Redis: the store's keys and its Celery queues'
+    (``q-<prefix>…``)."""
+    forget_everything(JobStore(client, prefix), f"q-{prefix}")
 
 
 def frames_in(folder: Path, n: int, size=(64, 48), ext=".png", name="frame_{i}") -> Path:

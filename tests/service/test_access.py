@@ -25,7 +25,7 @@ import pytest
 from playwright.sync_api import expect
 
 from img2vid.apitokens import bare_name
-from img2vid.stack import Stack
+from img2vid.testing import Stack
 from servicetools import Service, img2vid, input_folder, one_error_line
 from browsertools import shot
 

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from img2vid.stack import free_port
+from img2vid.testing import free_port
 from servicetools import img2vid, input_folder, one_error_line
 from terminal import run_on_terminal
 from videotools import read_back

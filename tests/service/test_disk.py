@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from img2vid.stack import Stack
+from img2vid.testing import Stack
 from browsertools import shot
 
 GB = 1000**3

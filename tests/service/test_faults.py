@@ -14,10 +14,12 @@ import uuid
 from pathlib import Path
 
 import pytest
+import redis
 from celery import Celery
 
-from img2vid.jobstore import JobRecord, JobStore, new_job_id
-from img2vid.stack import Stack, wait_until
+from img2vid.job import Job, JobSpec
+from img2vid.store import JobStore, new_job_id
+from img2vid.testing import Stack, wait_until
 from servicetools import HEAVY_CODEC, TEST_REDIS, Service, forget_keys, heavy_folder, input_folder
 from videotools import read_back
 
@@ -28,11 +30,11 @@ class Cluster(Service):
     store: JobStore
 
     def worker_proc(self, job_id: str):
-        name = self.store.r.hget(self.store.k_job(job_id), "worker").split("@")[0]
+        name = self.store.get(job_id).worker.split("@")[0]
         return next(p for p in self.stack.procs if p.name == name and p.alive)
 
     def child_pid(self, job_id: str) -> int:
-        return int(self.store.r.hget(self.store.k_job(job_id), "pid"))
+        return self.store.get(job_id).pid
 
     def submit_slow(self, frames: int = 60) -> str:
         rel = heavy_folder(self, frames)
@@ -53,7 +55,7 @@ def start_system(tmp_path: Path, redis_url: str, prefix: str, workers: int, stac
     stack = stack or Stack(data_dir=tmp_path, log_dir=Path("test-artifacts/logs/faults"), env={})
     (tmp_path / "inputs").mkdir(exist_ok=True)
     stack.env.update({
-        "REDIS_URL": redis_url, "DATA_DIR": str(tmp_path), "IMG2VID_KEY_PREFIX": prefix,
+        "IMG2VID_REDIS_URL": redis_url, "IMG2VID_DATA_DIR": str(tmp_path), "IMG2VID_KEY_PREFIX": prefix,
         "IMG2VID_QUEUE": f"q-{prefix}", "IMG2VID_LEASE_SECONDS": str(LEASE), "IMG2VID_HEARTBEAT_SECONDS": "0.5",
         "IMG2VID_RESEND_AFTER_SECONDS": "3",
     })
@@ -74,7 +76,7 @@ def cluster(tmp_path):
         yield c
     finally:
         c.stack.stop()
-        forget_keys(c.store.r, prefix)
+        forget_keys(redis.Redis.from_url(TEST_REDIS), prefix)
 
 
 def assert_ran_once(cluster: Cluster, job_id: str) -> None:
@@ -222,7 +224,7 @@ def test_a_job_taken_back_starts_before_the_jobs_queued_after_it(tmp_path):
         assert waiting >= 2  # the case was really exercised
     finally:
         cluster.stack.stop()
-        forget_keys(cluster.store.r, prefix)
+        forget_keys(redis.Redis.from_url(TEST_REDIS), prefix)
 
 
 def test_a_queued_job_whose_message_never_arrived_is_sent_again(cluster):
@@ -230,9 +232,9 @@ def test_a_queued_job_whose_message_never_arrived_is_sent_again(cluster):
     # between the two)
     rel = input_folder(cluster, 3)
     job_id = new_job_id()
-    cluster.store.create_many([JobRecord(
-        id=job_id, state="queued", spec={"source": {"dir": rel}, "fps": 5.0, "codec": "mp4v", "fit": "contain"},
-        source=str(cluster.inputs / rel), created_at=time.time(), frames_total=3)])
+    cluster.store.create_many([Job(
+        id=job_id, state="queued", spec=JobSpec.parse({"source": {"dir": rel}}, upload=False, max_pixels=None),
+        created_at=time.time(), frames_total=3)])
     # then the workers notice an old queued job with no message, and it runs, once
     done = cluster.wait_state(job_id, "succeeded", "failed", timeout=30)
     assert done["state"] == "succeeded"

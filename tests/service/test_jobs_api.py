@@ -96,7 +96,7 @@ def slow_job(service) -> dict:
 def test_cancel_a_running_job_stops_it_within_two_seconds(service):
     # given a job that is encoding
     job = slow_job(service)
-    from img2vid.stack import wait_until
+    from img2vid.testing import wait_until
 
     wait_until(lambda: service.get_job(job["id"])["progress"]["frames_done"] > 0, 60, "encoding to start")
     # when it is cancelled

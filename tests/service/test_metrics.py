@@ -12,11 +12,12 @@ from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families
 
-from img2vid import jobmetrics
-from img2vid.jobstore import JobRecord, JobStore, new_job_id
-from img2vid.stack import wait_until
+from img2vid.job import Job, JobSpec, Result
+from img2vid.store import JobStore, new_job_id
+from img2vid.store.testing import forget_everything
+from img2vid.testing import wait_until
 from img2vid.volume import Volume
-from servicetools import HEAVY_CODEC, forget_keys, heavy_folder, input_folder
+from servicetools import HEAVY_CODEC, heavy_folder, input_folder
 from worker.retention import sweep
 
 Samples = dict[tuple[str, tuple], float]
@@ -191,7 +192,7 @@ def _own_store(service) -> JobStore:
 
 def _stored_jobs(store: JobStore, n: int) -> list[str]:
     ids = [new_job_id() for _ in range(n)]
-    store.create_many([JobRecord(id=i, state="queued", spec={}, source="/nowhere", created_at=time.time()) for i in ids])
+    store.create_many([Job(id=i, state="queued", spec=JobSpec(), created_at=time.time(), upload=True) for i in ids])
     return ids
 
 
@@ -207,12 +208,12 @@ def test_requeues_are_counted_once_and_a_refused_finish_not_at_all(service):
         # and a finish by a run that does not hold the lease is refused
         assert store.start(a, "run-a2", "w1", 1, 60)
         assert not store.finish(a, "failed", token="someone-else")
-        snap = jobmetrics.read(store, "no-such-queue")
+        snap = store.metrics_snapshot("no-such-queue")
         # then each way back to the queue counted once, every start counted, and nothing finished
         assert snap.requeued == {"handed_back": 1, "worker_lost": 1}
         assert (snap.submitted, snap.started, snap.finished) == (2, 3, {"succeeded": 0, "failed": 0, "cancelled": 0})
     finally:
-        forget_keys(store.r, store.p)
+        forget_everything(store, "no-such-queue")
 
 
 def test_retention_removes_jobs_but_keeps_the_counters(service, tmp_path):
@@ -221,14 +222,16 @@ def test_retention_removes_jobs_but_keeps_the_counters(service, tmp_path):
         # given a job that succeeded in 0.3 s at 40 frames/s
         (a,) = _stored_jobs(store, 1)
         assert store.start(a, "run-a", "w1", 1, 60)
-        assert store.finish(a, "succeeded", token="run-a", result={"video": "v.mp4"}, timing=(0.3, 40.0))
+        result = Result(video="v.mp4", frames=12, width=64, height=48, fps=5.0, codec="mp4v", bytes=1000,
+                        duration_seconds=2.4)
+        assert store.finish(a, "succeeded", token="run-a", result=result, timing=(0.3, 40.0))
         # when retention removes every finished job
         assert sweep(store, Volume(tmp_path), retention_seconds=-1, orphan_seconds=3600).removed == 1
         # then the job is gone but its counts and observations stay: they are not per job
-        snap = jobmetrics.read(store, "no-such-queue")
+        snap = store.metrics_snapshot("no-such-queue")
         assert snap.jobs["succeeded"] == 0 and snap.finished["succeeded"] == 1
         h = snap.histograms["encode_duration_seconds"]
         assert (h.count, h.sum, dict(h.buckets)["0.25"], dict(h.buckets)["0.5"]) == (1, 0.3, 0, 1)
         assert dict(snap.histograms["encode_frames_per_second"].buckets)["50.0"] == 1
     finally:
-        forget_keys(store.r, store.p)
+        forget_everything(store, "no-such-queue")

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from servicetools import TEST_REDIS
-from img2vid.jobstore import JobRecord, JobStore, new_job_id
-from img2vid.stack import Stack, wait_until
+from img2vid.job import ErrorBody, Job, JobSpec
+from img2vid.store import JobStore, new_job_id
+from img2vid.store.testing import backdate_finish, forget_everything, keys_holding
+from img2vid.testing import Stack, wait_until
 from img2vid.volume import Volume
-from servicetools import forget_keys
+from servicetools import TEST_REDIS
 from worker.retention import sweep
 
 HOUR, DAY = 3600, 86_400
@@ -29,7 +30,7 @@ def store():
     prefix = f"retention-{uuid.uuid4().hex[:8]}:"
     s = JobStore.from_url(TEST_REDIS, prefix)
     yield s
-    forget_keys(s.r, prefix)
+    forget_everything(s, f"q-{prefix}")
 
 
 def folder(path: Path, age: float = 0) -> Path:
@@ -45,26 +46,17 @@ def job(store: JobStore, volume: Volume, state: str, *, age: float = 0) -> str:
     """A job in ``state`` that got there ``age`` seconds ago, with an upload and an output folder."""
     job_id = new_job_id()
     created = time.time() - age
-    store.create_many([JobRecord(id=job_id, state="queued", spec={"fps": 5}, source=str(volume.upload_dir(job_id)),
-                                 created_at=created, upload=True)])
+    store.create_many([Job(id=job_id, state="queued", spec=JobSpec(fps=5), created_at=created, upload=True)])
     if state != "queued":
         assert store.start(job_id, "run", "test-worker", 1, 600)
     if state in ("succeeded", "failed", "cancelled"):
-        assert store.finish(job_id, state, token="run", error=None if state == "succeeded" else {"code": "x", "message": "x"})
+        assert store.finish(job_id, state, token="run",
+                            error=None if state == "succeeded" else ErrorBody(code="x", message="x"))
         # finished ``age`` ago, as Redis's clock counts it
-        store.r.zadd(store.k_finished, {job_id: store.server_time() - age})
+        backdate_finish(store, job_id, age)
     folder(volume.upload_dir(job_id), age)
     folder(volume.output_dir(job_id), age)
     return job_id
-
-
-def keys_of(store: JobStore, job_id: str) -> list[str]:
-    """Every key of the store that holds the job: its own keys, and the indexes naming it."""
-    found = [k for k in store.r.scan_iter(f"{store.p}*{job_id}*")]
-    for key in store.r.scan_iter(f"{store.p}*"):
-        if store.r.type(key) == "zset" and store.r.zscore(key, job_id) is not None:
-            found.append(key)
-    return found
 
 
 def test_one_sweep_removes_exactly_what_expired(store, tmp_path):
@@ -77,7 +69,7 @@ def test_one_sweep_removes_exactly_what_expired(store, tmp_path):
     # finished index, as a stale entry could be
     old_queued = job(store, volume, "queued", age=30 * DAY)
     old_running = job(store, volume, "running", age=30 * DAY)
-    store.r.zadd(store.k_finished, {old_running: store.server_time() - 30 * DAY})
+    backdate_finish(store, old_running, 30 * DAY)
     # and folders no job owns: an upload never queued, two hours old; one being saved now;
     # an output left behind; plus a stray file, and a month-old folder in the input root
     never_queued = folder(volume.upload_dir(new_job_id()), 2 * HOUR)
@@ -87,10 +79,9 @@ def test_one_sweep_removes_exactly_what_expired(store, tmp_path):
     stray.write_text("not a job")
     os.utime(stray, (time.time() - 30 * DAY,) * 2)
     inputs = folder(volume.inputs / "shots", 30 * DAY)
-    # and another deployment's keys in the same Redis, expired by any measure
-    other = f"other-{uuid.uuid4().hex[:8]}:"
-    store.r.hset(f"{other}job:abc", mapping={"state": "succeeded"})
-    store.r.zadd(f"{other}finished", {"abc": 1.0})
+    # and another deployment's job in the same Redis, expired by any measure
+    other = JobStore.from_url(TEST_REDIS, f"other-{uuid.uuid4().hex[:8]}:")
+    elsewhere = job(other, Volume(tmp_path / "elsewhere"), "succeeded", age=30 * DAY)
     try:
         # when one sweep runs with an hour's retention and an hour's grace for orphans
         report = sweep(store, volume, retention_seconds=HOUR, orphan_seconds=HOUR)
@@ -98,7 +89,7 @@ def test_one_sweep_removes_exactly_what_expired(store, tmp_path):
         # then the expired jobs are gone: record, run log, index entries, both folders
         assert report.jobs == {"succeeded": 1, "failed": 1, "cancelled": 1} and report.complete
         for job_id in expired.values():
-            assert store.get(job_id) is None and keys_of(store, job_id) == []
+            assert store.get(job_id) is None and keys_holding(store, job_id) == []
             assert not volume.upload_dir(job_id).exists() and not volume.output_dir(job_id).exists()
         # and so are the folders no job owns that are older than the grace
         assert report.orphans == {"uploads": 1, "outputs": 1}
@@ -106,13 +97,13 @@ def test_one_sweep_removes_exactly_what_expired(store, tmp_path):
         # and everything else is as it was
         assert store.get(fresh).state == "succeeded"
         assert store.get(old_queued).state == "queued" and store.get(old_running).state == "running"
-        assert store.runs(old_running) and store.r.zscore(store.k_queue, old_queued) is not None
+        assert store.runs(old_running) and store.get(old_queued, with_eta=True).queue_position is not None
         for job_id in (fresh, old_queued, old_running):
             assert volume.upload_dir(job_id).is_dir() and volume.output_dir(job_id).is_dir()
         assert uploading.is_dir() and stray.is_file() and (inputs / "000000.png").is_file()
-        assert store.r.hget(f"{other}job:abc", "state") == "succeeded" and store.r.zscore(f"{other}finished", "abc") == 1.0
+        assert other.get(elsewhere).state == "succeeded" and other.expired(HOUR) == [(elsewhere, "succeeded")]
     finally:
-        store.r.delete(f"{other}job:abc", f"{other}finished")
+        forget_everything(other, "no-such-queue")
 
 
 def sweeps_in(log: Path) -> list[float]:
@@ -137,8 +128,8 @@ def test_two_workers_sweep_once_per_period_and_either_keeps_it_going(store, tmp_
     # when two workers run, each looking every 0.2 s whether a sweep (every second) is due
     period = 1.0
     stack = Stack(data_dir=tmp_path, log_dir=log_dir, env={
-        "REDIS_URL": TEST_REDIS, "DATA_DIR": str(tmp_path), "IMG2VID_KEY_PREFIX": store.p,
-        "IMG2VID_QUEUE": f"q-{store.p}", "IMG2VID_SWEEP_SECONDS": str(period),
+        "IMG2VID_REDIS_URL": TEST_REDIS, "IMG2VID_DATA_DIR": str(tmp_path), "IMG2VID_KEY_PREFIX": store.prefix,
+        "IMG2VID_QUEUE": f"q-{store.prefix}", "IMG2VID_SWEEP_SECONDS": str(period),
         "IMG2VID_HEARTBEAT_SECONDS": "0.2", "IMG2VID_RETENTION_SECONDS": str(HOUR),
     })
     logs = [log_dir / "sweeper1.log", log_dir / "sweeper2.log"]

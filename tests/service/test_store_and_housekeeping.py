@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from img2vid.stack import wait_until
+from img2vid.testing import wait_until
 from servicetools import HEAVY_CODEC, heavy_folder, input_folder
 
 

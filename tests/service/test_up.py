@@ -16,8 +16,8 @@ from types import SimpleNamespace
 import psutil
 import pytest
 
-from img2vid.jobstore import JobStore
-from img2vid.stack import free_port, wait_until
+from img2vid.store import JobStore
+from img2vid.testing import free_port, wait_until
 from servicetools import HEAVY_CODEC, Service, frames_in, heavy_folder, img2vid, one_error_line
 from videotools import read_back
 
@@ -78,7 +78,7 @@ def left_behind(data: Path) -> list[psutil.Process]:
     for p in psutil.process_iter(["status"]):
         try:
             if p.info["status"] != psutil.STATUS_ZOMBIE and (
-                    p.environ().get("DATA_DIR") == str(data) or Path(p.cwd()).is_relative_to(data)):
+                    p.environ().get("IMG2VID_DATA_DIR") == str(data) or Path(p.cwd()).is_relative_to(data)):
                 left.append(p)
         except (psutil.NoSuchProcess, psutil.AccessDenied, OSError):
             pass
@@ -96,7 +96,7 @@ def assert_nothing_left(up: Up, seen: list[psutil.Process]) -> None:
 def up_env():
     """No REDIS_URL (so the embedded Valkey), and a key prefix and queue of its own."""
     prefix = f"img2vid-up-test-{uuid.uuid4().hex[:8]}:"
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATA_DIR")}
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATA_DIR", "IMG2VID_REDIS_URL", "IMG2VID_DATA_DIR")}
     env.update(IMG2VID_KEY_PREFIX=prefix, IMG2VID_QUEUE=f"q-{prefix}")
     return env
 
@@ -209,7 +209,8 @@ def test_up_refuses_a_port_that_is_taken(tmp_path):
 
 
 def test_up_with_redis_url_uses_that_redis_and_starts_no_valkey(tmp_path, up_env):
-    # given REDIS_URL naming the tests' Redis (their database, a prefix of its own)
+    # given REDIS_URL, the setting's old name, naming the tests' Redis (their database,
+    # a prefix of its own)
     import redis
 
     from servicetools import TEST_REDIS, forget_keys
@@ -224,6 +225,8 @@ def test_up_with_redis_url_uses_that_redis_and_starts_no_valkey(tmp_path, up_env
                    "img2vid up to say it is listening")
         assert up.popen.poll() is None, up.err.read_text()
         assert f"Redis at {TEST_REDIS}" in up.out.read_text() and "Valkey" not in up.out.read_text()
+        # and says the setting has a new name
+        assert "REDIS_URL is read as IMG2VID_REDIS_URL" in up.err.read_text()
         seen = up.processes()
         assert not [p for p in seen if p.name() in ("valkey-server", "redis-server")]
         assert not (data / ".valkey").exists()
@@ -232,7 +235,7 @@ def test_up_with_redis_url_uses_that_redis_and_starts_no_valkey(tmp_path, up_env
         frames_in(data / "inputs" / "clip", 3)
         run = img2vid("submit", "--remote", "clip", "--server", up.url, "--wait", "-o", str(tmp_path / "r.mp4"))
         assert run.returncode == 0, run.stderr
-        assert client.keys(f"{up_env['IMG2VID_KEY_PREFIX']}job:*"), "no job record in REDIS_URL's Redis"
+        assert JobStore.from_url(TEST_REDIS, up_env["IMG2VID_KEY_PREFIX"]).list()[1] == 1, "no job in that Redis"
         assert len(read_back(tmp_path / "r.mp4")) == 3
 
         # and Ctrl-C stops what it started, leaving the Redis it did not start running

@@ -2,6 +2,8 @@
 
 from flask import Blueprint
 
-api = Blueprint("api", __name__)
+from web.policy import API, routes_of_kind
 
-from . import inputs, jobs, openapi  # noqa: E402,F401  (routes register on import)
+api = routes_of_kind(Blueprint("api", __name__, url_prefix="/api/v1"), API)
+
+from web.api import inputs, jobs, openapi  # noqa: E402,F401  (routes register on import)

@@ -1,4 +1,5 @@
-"""The OpenAPI 3 document, generated from the pydantic models."""
+"""The OpenAPI 3 document, generated from the models the API answers with and reads:
+requests in their validation schema, answers in their serialization schema."""
 
 from __future__ import annotations
 
@@ -8,15 +9,29 @@ from flask import current_app, jsonify
 from pydantic.json_schema import models_json_schema
 
 from img2vid import __version__
-from img2vid.models import BatchRequest, BatchResponse, ErrorResponse, InputList, Job, JobList, JobSpec, STATES
+from img2vid.job import STATES, Job, JobSpec
 
-from . import api
+from web.api import api
+from web.api.schemas import BatchRequest, BatchResponse, ErrorResponse, InputList, JobList
+from web.policy import open_to_all
 
-_MODELS = (JobSpec, Job, JobList, BatchRequest, BatchResponse, ErrorResponse, InputList)
+_REQUESTS = (JobSpec, BatchRequest)
+_ANSWERS = (Job, JobList, BatchResponse, ErrorResponse, InputList)
+_TEMPLATE = "#/components/schemas/{model}"
+
+
+def _schemas() -> tuple[dict[str, dict], dict]:
+    """({model name: its $ref}, the components' schemas)."""
+    refs, defs = models_json_schema([(m, "validation") for m in _REQUESTS] + [(m, "serialization") for m in _ANSWERS],
+                                    ref_template=_TEMPLATE)
+    return {model.__name__: ref for (model, _), ref in refs.items()}, defs.get("$defs", defs)
+
+
+_REFS, _COMPONENTS = _schemas()
 
 
 def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
+    return _REFS[name]
 
 
 def _json(name: str, description: str) -> dict:
@@ -24,9 +39,23 @@ def _json(name: str, description: str) -> dict:
 
 
 def _errors(*codes: int) -> dict:
-    words = {400: "invalid request", 404: "no such job", 409: "wrong state", 413: "over a limit",
-             415: "unsupported media type", 422: "nothing to do / key reused", 503: "Redis unreachable"}
-    return {str(c): _json("ErrorResponse", words[c]) for c in codes}
+    return {str(c): _json("ErrorResponse", _ERROR_WORDS[c]) for c in codes}
+
+
+def _upload_schema(components: dict) -> dict:
+    """A multipart upload: the frames (many files, or one zip), and the spec's fields
+    but ``source``, each as the spec types it."""
+    spec = components[JobSpec.__name__]
+    fields = {k: v for k, v in spec["properties"].items() if k != "source"}
+    return {"type": "object", "additionalProperties": False, "properties": {
+        "frames": {"type": "array", "items": {"type": "string", "format": "binary"}},
+        "archive": {"type": "string", "format": "binary", "description": "a zip of the frames"},
+        **fields,
+    }}
+
+
+_ERROR_WORDS = {400: "invalid request", 404: "no such job", 409: "wrong state", 413: "over a limit",
+                415: "unsupported media type", 422: "nothing to do / key reused", 503: "Redis unreachable"}
 
 
 JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9a-f]{16,24}$"}}
@@ -63,16 +92,7 @@ def _access(doc: dict, tokens_required: bool) -> dict:
 
 @lru_cache(maxsize=2)
 def document(tokens_required: bool = False) -> dict:
-    _, defs = models_json_schema([(m, "serialization") for m in _MODELS], ref_template="#/components/schemas/{model}")
-    upload = {
-        "type": "object",
-        "properties": {
-            "frames": {"type": "array", "items": {"type": "string", "format": "binary"}},
-            "archive": {"type": "string", "format": "binary"},
-            "fps": {"type": "number"}, "codec": {"type": "string"}, "size": {"type": "string"},
-            "fit": {"type": "string"}, "name": {"type": "string"},
-        },
-    }
+    upload = _upload_schema(_COMPONENTS)
     return _access({
         # pydantic emits JSON Schema 2020-12 (type: null), which is OpenAPI 3.1.
         "openapi": "3.1.0",
@@ -129,11 +149,11 @@ def document(tokens_required: bool = False) -> dict:
                 "parameters": [{"name": "dir", "in": "query", "schema": {"type": "string"}}],
                 "responses": {"200": _json("InputList", "folders"), **_errors(400, 503)}}},
         },
-        "components": {"schemas": defs["$defs"] if "$defs" in defs else defs},
+        "components": {"schemas": _COMPONENTS},
     }, tokens_required)
 
 
 @api.get("/openapi.json")
+@open_to_all  # it says how to authenticate
 def openapi_json():
-    # Open even when tokens are set (web/auth.py): it says how to authenticate.
     return jsonify(document("img2vid.tokens" in current_app.extensions))

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from img2vid.stack import Stack
+from img2vid.testing import Stack
 from hostiletools import ALICE, BOB, ROOT
 from servicetools import TEST_REDIS, Service, forget_keys
 
@@ -94,7 +94,7 @@ def hostile(tmp_path_factory) -> System:
     data = tmp_path_factory.mktemp("hostile")
     (data / "inputs").mkdir()
     prefix = f"img2vid-hostile-{uuid.uuid4().hex[:8]}:"
-    env = {"REDIS_URL": TEST_REDIS, "DATA_DIR": str(data), "IMG2VID_KEY_PREFIX": prefix,
+    env = {"IMG2VID_REDIS_URL": TEST_REDIS, "IMG2VID_DATA_DIR": str(data), "IMG2VID_KEY_PREFIX": prefix,
            "IMG2VID_QUEUE": f"q-{prefix}", **LIMITS}
     if LOGS.exists():
         for old in LOGS.glob("*.log"):
@@ -106,7 +106,7 @@ def hostile(tmp_path_factory) -> System:
         stack.start_worker("worker")
         _, open_url = stack.start_web(name="web-open")
         _, guarded_url = stack.start_web(name="web-guarded", env={
-            "API_TOKENS": f"alice:{ALICE},bob:{BOB},root:{ROOT}:admin"})
+            "IMG2VID_API_TOKENS": f"alice:{ALICE},bob:{BOB},root:{ROOT}:admin"})
         _, shipped_url = stack.start_web(name="web-shipped", workers=1, env={name: "" for name in LIMITS})
         stack.wait_workers(open_url, 1)
         system = System(*(Hostile(url, data, stack, client, prefix, ledger=ledger)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from img2vid.stack import Stack, free_port, web_argv, worker_argv
+from img2vid.cli.processes import free_port, web_argv, worker_argv
+from img2vid.testing import Stack
 from servicetools import heavy_folder, input_folder, png_bytes, upload
 
 
@@ -97,17 +98,18 @@ def test_another_sites_page_in_a_browser_cannot_create_a_job(hostile, browser):
 # --- bad settings ------------------------------------------------------------------------
 
 BAD_SETTINGS = [
+    # the old name still works, and its refusal names it
     ({"API_TOKENS": "alice:tiny-token"}, "API_TOKENS: entry 1 (alice): the token has 10 characters"),
-    ({"API_TOKENS": "root:short:admin"}, "API_TOKENS: entry 1 (root): the token has 5 characters"),
+    ({"IMG2VID_API_TOKENS": "root:short:admin"}, "API_TOKENS: entry 1 (root): the token has 5 characters"),
     ({"IMG2VID_MAX_FRAMES": "abc"}, "IMG2VID_MAX_FRAMES must be a whole number, got 'abc'"),
     ({"IMG2VID_MAX_FRAMES": "0"}, "IMG2VID_MAX_FRAMES must be at least 1"),
     ({"IMG2VID_MAX_FRAME_BYTES": "-5"}, "IMG2VID_MAX_FRAME_BYTES must be at least 1"),
-    ({"IMG2VID_ENV": "production", "SECRET_KEY": ""}, "SECRET_KEY must be set when IMG2VID_ENV=production"),
+    ({"IMG2VID_ENV": "production", "IMG2VID_SECRET_KEY": ""}, "SECRET_KEY must be set when IMG2VID_ENV=production"),
     ({"IMG2VID_RATE_LIMIT": "lots"}, "IMG2VID_RATE_LIMIT must be a rate limit such as '50 per second'"),
     ({"IMG2VID_LOG_LEVEL": "LOUD"}, "IMG2VID_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR"),
     ({"IMG2VID_QUEUE": "img2vid:q", "IMG2VID_KEY_PREFIX": "img2vid:"},
      "IMG2VID_QUEUE ('img2vid:q') must not start with IMG2VID_KEY_PREFIX"),
-    ({"IMG2VID_TASK_TIME_LIMIT": "soon"}, "IMG2VID_TASK_TIME_LIMIT must be a whole number"),
+    ({"IMG2VID_TRUSTED_PROXIES": "-1"}, "IMG2VID_TRUSTED_PROXIES must be at least 0"),
     ({"WEB_TIMEOUT": "soon"}, "WEB_TIMEOUT must be a whole number above 0"),
 ]
 
@@ -130,7 +132,7 @@ def _run_until_exit(argv: list[str], env: dict, log: Path, timeout: float = 20) 
 def test_a_bad_setting_stops_gunicorn_at_once_with_one_line(hostile, tmp_path, setting, words):
     # when the web app is started as `img2vid up` and the images start it, with one setting wrong
     port = free_port()
-    env = {**os.environ, **hostile.stack.env, "DATA_DIR": str(tmp_path), "SECRET_KEY": "k" * 32, **setting}
+    env = {**os.environ, **hostile.stack.env, "IMG2VID_DATA_DIR": str(tmp_path), "IMG2VID_SECRET_KEY": "k" * 32, **setting}
     code, seconds, lines = _run_until_exit(web_argv(port, workers=2), env, tmp_path / "web.log")
     hostile.ledger.note(f"setting {setting}")
     # then it exits non-zero within seconds, never having booted a worker, saying which
@@ -142,9 +144,13 @@ def test_a_bad_setting_stops_gunicorn_at_once_with_one_line(hostile, tmp_path, s
     assert "tiny-token" not in "\n".join(lines) and "short" not in "\n".join(lines)
 
 
-@pytest.mark.parametrize("setting, words", BAD_SETTINGS[2:5], ids=["frames-abc", "frames-0", "frame-bytes"])
+# Each process checks what it reads: the time limit is the workers' alone.
+WORKER_BAD_SETTINGS = [*BAD_SETTINGS[2:5], ({"IMG2VID_TASK_TIME_LIMIT": "soon"}, "IMG2VID_TASK_TIME_LIMIT must be a whole number")]
+
+
+@pytest.mark.parametrize("setting, words", WORKER_BAD_SETTINGS, ids=["frames-abc", "frames-0", "frame-bytes", "time-limit"])
 def test_a_bad_setting_stops_a_worker_with_one_line(hostile, tmp_path, setting, words):
-    env = {**os.environ, **hostile.stack.env, "DATA_DIR": str(tmp_path), **setting}
+    env = {**os.environ, **hostile.stack.env, "IMG2VID_DATA_DIR": str(tmp_path), **setting}
     code, seconds, lines = _run_until_exit(worker_argv("bad", "q-bad"), env, tmp_path / "worker.log", timeout=30)
     hostile.ledger.note(f"worker setting {setting}")
     assert code != 0 and len(lines) == 1 and words in lines[0], lines
@@ -173,7 +179,7 @@ def test_a_job_over_its_time_limit_fails_once_and_is_not_run_again(hostile, tmp_
         # then it fails with its own code, on its first and only run, and the worker lives on
         assert done["state"] == "failed" and done["error"]["code"] == "time_limit_exceeded", done
         assert "IMG2VID_TASK_TIME_LIMIT" in done["error"]["message"] and done["attempts"] == 1
-        from img2vid.jobstore import JobStore
+        from img2vid.store import JobStore
 
         runs = JobStore(hostile.open.redis, hostile.open.prefix).runs(job["id"])
         assert [r["ev"] for r in runs] == ["start", "end"] and runs[1]["t"] - runs[0]["t"] < 10, runs

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from img2vid.stack import Stack
+from img2vid.testing import Stack
 from servicetools import Service, input_folder
 
 
@@ -96,10 +96,10 @@ def test_a_page_asked_for_while_redis_is_down_is_a_page(hostile, tmp_path):
     # given a web process whose Redis has gone away (its own Redis; its log is not audited:
     # a 503 is the right answer here)
     stack = Stack(data_dir=tmp_path, log_dir=Path("test-artifacts/logs/hostile-outage"),
-                  env={**hostile.stack.env, "DATA_DIR": str(tmp_path)})
+                  env={**hostile.stack.env, "IMG2VID_DATA_DIR": str(tmp_path)})
     try:
         redis_proc, url = stack.start_redis(name="redis-outage")
-        _, web = stack.start_web(workers=1, env={"REDIS_URL": url}, name="web-outage")
+        _, web = stack.start_web(workers=1, env={"IMG2VID_REDIS_URL": url}, name="web-outage")
         redis_proc.stop()
         service = Service(web, tmp_path, stack, None, "")
         # when a person opens a job's page, then an HTML page saying so, with the status

@@ -76,12 +76,12 @@ def test_a_stored_record_holding_infinity_does_not_break_the_listing(hostile):
     rel = input_folder(hostile.open, 2)
     job = hostile.open.request("POST", "/api/v1/jobs", {"source": {"dir": rel}})[2]
     hostile.open.wait_state(job["id"], "succeeded")
-    from img2vid.jobstore import JobStore
+    from img2vid.store import JobStore
+    from img2vid.store.testing import overwrite_record_field, record_field
 
     store = JobStore(hostile.open.redis, hostile.open.prefix)
-    key = store.k_job(job["id"])
-    result = json.loads(store.r.hget(key, "result"))
-    store.r.hset(key, "result", json.dumps({**result, "duration_seconds": float("inf")}))
+    result = json.loads(record_field(store, job["id"], "result"))
+    overwrite_record_field(store, job["id"], "result", json.dumps({**result, "duration_seconds": float("inf")}))
     # then the job and the listing are still strict JSON, the bad number read as null
     assert hostile.open.get_job(job["id"])["result"]["duration_seconds"] is None
     status, _, listing = hostile.open.request("GET", "/api/v1/jobs?limit=500")

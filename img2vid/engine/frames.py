@@ -1,0 +1,71 @@
+"""Reading one frame: its pixels as 8-bit BGR (its size comes from img2vid.engine.images)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from img2vid.errors import UnreadableFrameError
+from img2vid.engine.images import JPEG_SUFFIXES, too_many_bytes
+from img2vid.engine.options import DEFAULT_MAX_FRAME_BYTES
+
+# OpenCV logs decoder complaints on stderr; we report each failure once, naming the file.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+
+
+def read_frame(path: Path, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> np.ndarray:
+    """Decode ``path`` to an 8-bit BGR array; UnreadableFrameError names a bad file."""
+    try:
+        with open(path, "rb") as f:
+            # Never more than the limit, even if the file grew after it was checked;
+            # read(limit) itself would set aside the whole limit for every frame.
+            data = f.read(min(os.fstat(f.fileno()).st_size, max_bytes) + 1)
+    except OSError as exc:
+        raise UnreadableFrameError(f"{path.name}: cannot read ({exc.strerror})", path=path) from None
+    if len(data) > max_bytes:
+        raise too_many_bytes(path.name, max_bytes)
+    is_jpeg = path.suffix.lower() in JPEG_SUFFIXES
+    # libjpeg fills a cut-off JPEG with grey and only warns; a whole JPEG ends with EOI
+    # (some cameras pad it with zeros after that).
+    if is_jpeg and data.rstrip(b"\x00")[-2:] != b"\xff\xd9":
+        raise UnreadableFrameError(f"{path.name}: truncated JPEG, or other data after its end "
+                                   "(no end-of-image marker at its end)", path=path)
+    # JPEG is always 8-bit and IMREAD_COLOR applies its EXIF orientation; the others are
+    # read unchanged so that alpha and 16-bit samples can be handled below.
+    flags = cv2.IMREAD_COLOR if is_jpeg else cv2.IMREAD_UNCHANGED
+    try:
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    except cv2.error:  # OpenCV asserts rather than answering None for some inputs
+        img = None
+    if img is None or img.size == 0:
+        raise UnreadableFrameError(f"{path.name}: not a decodable image (corrupt or truncated)", path=path)
+    return to_bgr8(img)
+
+
+def to_bgr8(img: np.ndarray) -> np.ndarray:
+    """Grey, alpha, 16-bit and float images become 8-bit, 3-channel BGR."""
+    if img.dtype == np.uint16:
+        img = (img >> 8).astype(np.uint8)
+    elif img.dtype in (np.float32, np.float64):
+        peak = 1.0 if float(np.nanmax(img)) <= 1.0 else 255.0
+        img = np.clip(np.nan_to_num(img) * (255.0 / peak), 0, 255).astype(np.uint8)
+    elif img.dtype != np.uint8:
+        img = cv2.normalize(img, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+
+    if img.ndim == 2:
+        return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    channels = img.shape[2]
+    if channels == 1:
+        return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    if channels == 4:
+        # Composite over black, the colour letterboxing uses, rather than exposing what
+        # the transparent pixels happen to hold.
+        alpha = img[:, :, 3:4].astype(np.uint16)
+        return ((img[:, :, :3].astype(np.uint16) * alpha + 127) // 255).astype(np.uint8)
+    if channels == 2:  # grey + alpha
+        grey = ((img[:, :, 0].astype(np.uint16) * img[:, :, 1] + 127) // 255).astype(np.uint8)
+        return cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
+    return img

@@ -1,0 +1,101 @@
+"""The test harness: the whole system as local processes that a test can kill or
+restart one at a time (as ``celery.contrib.testing`` gives Celery's users a worker).
+
+``Stack`` starts exactly what ``img2vid up`` starts (img2vid/cli/processes.py), so what
+the tests exercise is what a user runs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+from img2vid.cli.processes import free_port, ready_workers, redis_argv, wait_until, web_argv, worker_argv
+
+__all__ = ["Proc", "Stack", "free_port", "wait_until"]
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen
+    log: Path
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+        # To the whole group: a quick teardown. Celery's pool children die of SIGTERM
+        # mid-job; a warm stop signals the main process only, as docker stop and up do.
+        if self.popen.poll() is None:
+            try:
+                os.killpg(self.popen.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait()
+
+    @property
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+
+@dataclass
+class Stack:
+    """Processes started for one system; ``env`` is what each of them reads."""
+
+    data_dir: Path
+    log_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    procs: list[Proc] = field(default_factory=list)
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Proc:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_dir / f"{name}.log"
+        out = open(log, "ab")
+        popen = subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env={**os.environ, **self.env, **(env or {})}, cwd=cwd,
+            start_new_session=True,  # its own process group: stop() reaches the children
+        )
+        out.close()
+        proc = Proc(name, popen, log)
+        self.procs.append(proc)
+        return proc
+
+    def start_redis(self, port: int | None = None, *, appendonly: bool = False, name: str = "redis") -> tuple[Proc, str]:
+        port = port or free_port()
+        rdir = self.data_dir / f".{name}"
+        rdir.mkdir(parents=True, exist_ok=True)
+        proc = self._spawn(name, redis_argv(port, rdir, appendonly=appendonly))
+        url = f"redis://127.0.0.1:{port}/0"
+        wait_until(lambda: redis.Redis.from_url(url, socket_connect_timeout=0.2).ping(), 10, f"redis on port {port}", proc=proc)
+        return proc, url
+
+    def start_worker(self, name: str = "worker1", concurrency: int = 1, extra: list[str] | None = None) -> Proc:
+        queue = self.env.get("IMG2VID_QUEUE") or os.environ.get("IMG2VID_QUEUE") or "img2vid"
+        return self._spawn(name, worker_argv(name, queue, concurrency, extra))
+
+    def start_web(self, port: int | None = None, workers: int = 2, env: dict[str, str] | None = None,
+                  name: str = "web") -> tuple[Proc, str]:
+        """gunicorn on ``port``; ``env`` adds to (or overrides) the stack's settings for it alone."""
+        port = port or free_port()
+        proc = self._spawn(name, web_argv(port, workers), env=env)
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: urllib.request.urlopen(f"{url}/healthz", timeout=1).status == 200, 30,
+                   f"gunicorn on port {port}", proc=proc)
+        return proc, url
+
+    def wait_workers(self, base_url: str, count: int = 1, timeout: float = 30) -> None:
+        wait_until(lambda: ready_workers(base_url) >= count, timeout, f"{count} worker(s) to report in")
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            proc.stop()
+        self.procs.clear()
