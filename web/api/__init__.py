@@ -1,9 +1,6 @@
-"""The JSON API, mounted at /api/v1."""
+"""The JSON API, mounted at /api/v1: jobs, input folders, the OpenAPI document."""
 
-from flask import Blueprint
+from web.api import inputs, jobs, openapi  # noqa: F401  (each adds its routes to the blueprint)
+from web.api.blueprint import api
 
-from web.policy import API, routes_of_kind
-
-api = routes_of_kind(Blueprint("api", __name__, url_prefix="/api/v1"), API)
-
-from web.api import inputs, jobs, openapi  # noqa: E402,F401  (routes register on import)
+__all__ = ["api"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-from web.api import api
+from web.api.blueprint import api
 from web.api.schemas import InputFolder, InputList
 from web.services import services
 
@@ -13,6 +13,7 @@ from web.services import services
 def list_inputs():
     rel = request.args.get("dir", "")
     frames, folders = services().volume.list_inputs(rel)
-    listing = InputList(dir=rel, frames=frames,
-                        folders=[InputFolder(dir=f.dir, frames=f.frames, folders=f.folders) for f in folders])
+    listing = InputList(
+        dir=rel, frames=frames, folders=[InputFolder(dir=f.dir, frames=f.frames, folders=f.folders) for f in folders]
+    )
     return jsonify(listing.model_dump(mode="json"))

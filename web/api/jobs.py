@@ -18,9 +18,8 @@ from img2vid.errors import (
     UnsupportedMediaTypeError,
 )
 from img2vid.job import STATES, ErrorBody, Job, JobSpec
-
 from web import actions, submit
-from web.api import api
+from web.api.blueprint import api
 from web.api.schemas import Accepted, BatchResponse, JobList, Rejected
 from web.auth import job_owner, owner_filter
 from web.bodies import json_body
@@ -53,8 +52,10 @@ def create_batch():
     if not specs:
         raise InvalidOptionError("the batch is empty")
     if len(specs) > svc.settings.max_batch:
-        raise TooLargeError(f"{len(specs):,} jobs is over the batch limit of {svc.settings.max_batch:,} "
-                            "(IMG2VID_MAX_BATCH)", code="batch_too_large")
+        raise TooLargeError(
+            f"{len(specs):,} jobs is over the batch limit of {svc.settings.max_batch:,} (IMG2VID_MAX_BATCH)",
+            code="batch_too_large",
+        )
     items: list[Accepted | Rejected] = []
     jobs: list[Job] = []
     seen: dict = {}
@@ -135,8 +136,9 @@ def get_video(job_id: str):
     path = _output_file(actions.visible_job(job_id), "video")
     _ignore_unusable_range()
     # conditional=True answers Range requests with 206 and If-None-Match with 304.
-    return send_file(path, conditional=True, as_attachment=request.args.get("download") == "1",
-                     download_name=path.name, max_age=3600)
+    return send_file(
+        path, conditional=True, as_attachment=request.args.get("download") == "1", download_name=path.name, max_age=3600
+    )
 
 
 @api.get("/jobs/<job_id>/poster.jpg")
