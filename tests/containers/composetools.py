@@ -3,6 +3,7 @@ command, HTTP through the published port, and redis-cli inside the redis contain
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from img2vid.testing import wait_until
+
 from servicetools import Service
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,8 +24,9 @@ def docker_missing() -> str | None:
     """Why the container tests cannot run here, or None when they can."""
     if shutil.which("docker") is None:
         return "no docker command (run ../shared/bin/docker-offline-setup, or install Docker)"
-    info = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"],
-                          capture_output=True, text=True, timeout=30)
+    info = subprocess.run(
+        ["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True, timeout=30
+    )
     if info.returncode != 0:
         return f"no Docker engine answers: {info.stderr.strip().splitlines()[-1:] or info.returncode}"
     if subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=30).returncode != 0:
@@ -46,10 +49,25 @@ class Compose:
         return f"http://127.0.0.1:{self.port}"
 
     def run(self, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
-        argv = [*self.command, "--project-name", self.project, "--file", str(COMPOSE_FILE),
-                "--project-directory", str(ROOT), *args]
-        env = {**os.environ, "IMG2VID_PORT": str(self.port), "IMG2VID_INPUTS": str(self.inputs),
-               "REDIS_PASSWORD": PASSWORD, "COMPOSE_DOCKER_CLI_BUILD": "1", "DOCKER_BUILDKIT": "1", **self.env}
+        argv = [
+            *self.command,
+            "--project-name",
+            self.project,
+            "--file",
+            str(COMPOSE_FILE),
+            "--project-directory",
+            str(ROOT),
+            *args,
+        ]
+        env = {
+            **os.environ,
+            "IMG2VID_PORT": str(self.port),
+            "IMG2VID_INPUTS": str(self.inputs),
+            "REDIS_PASSWORD": PASSWORD,
+            "COMPOSE_DOCKER_CLI_BUILD": "1",
+            "DOCKER_BUILDKIT": "1",
+            **self.env,
+        }
         done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
         if check and done.returncode != 0:
             raise AssertionError(f"{' '.join(argv)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
@@ -59,8 +77,15 @@ class Compose:
         """Ids of the service's running containers."""
         return self.run("ps", "-q", service).stdout.split()
 
-    def redis_cli(self, *args: str) -> str:
-        return self.run("exec", "-T", "redis", "redis-cli", "--no-auth-warning", "-a", PASSWORD, *args).stdout.strip()
+    def store(self, expression: str):
+        """``expression`` evaluated on the job store (``store``) inside the web container,
+        through the store's own methods and the container's settings; its JSON."""
+        code = (
+            "import json; from img2vid.settings import Settings; from img2vid.store import JobStore; "
+            "s = Settings.from_env(); store = JobStore.from_url(s.redis_url, s.key_prefix); "
+            f"print(json.dumps({expression}))"
+        )
+        return json.loads(self.run("exec", "-T", "web", "python", "-c", code).stdout)
 
     @property
     def api(self) -> Service:
@@ -79,8 +104,12 @@ class Compose:
             return {}
 
     def wait_ready(self, workers: int, timeout: float = 180) -> None:
-        wait_until(lambda: (r := self.readyz()).get("redis") and r.get("workers", 0) >= workers, timeout,
-                   f"web on port {self.port} to see redis and {workers} worker(s)", step=0.5)
+        wait_until(
+            lambda: (r := self.readyz()).get("redis") and r.get("workers", 0) >= workers,
+            timeout,
+            f"web on port {self.port} to see redis and {workers} worker(s)",
+            step=0.5,
+        )
 
     def job(self, job_id: str) -> dict:
         return self.api.get_job(job_id)

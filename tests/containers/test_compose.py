@@ -21,8 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from composetools import Compose, docker_missing
 from img2vid.testing import free_port, wait_until
+
+from composetools import Compose, docker_missing
 from servicetools import HEAVY_CACHE, frames_in, multipart, png_bytes
 from videotools import needs_ffprobe
 
@@ -49,8 +50,13 @@ def inputs():
 @pytest.fixture(scope="module")
 def stack(inputs):
     _require_docker()
-    compose = Compose(["docker", "compose"], f"img2vid-test-{uuid.uuid4().hex[:8]}", free_port(), inputs,
-                      env={"FLOWER_PORT": str(free_port())})
+    compose = Compose(
+        ["docker", "compose"],
+        f"img2vid-test-{uuid.uuid4().hex[:8]}",
+        free_port(),
+        inputs,
+        env={"FLOWER_PORT": str(free_port())},
+    )
     compose.run("build", "web", "worker", timeout=1800)
     try:
         compose.run("up", "--detach", "--scale", "worker=2")
@@ -62,9 +68,12 @@ def stack(inputs):
         Path(f"test-artifacts/{compose.project}.log").write_text(logs)
         compose.run("--profile", "monitoring", "down", "--volumes", "--timeout", "30")
         # down -v leaves none of the project's volumes behind
-        left = subprocess.run(["docker", "volume", "ls", "--quiet", "--filter",
-                               f"label=com.docker.compose.project={compose.project}"],
-                              capture_output=True, text=True, check=True).stdout.split()
+        left = subprocess.run(
+            ["docker", "volume", "ls", "--quiet", "--filter", f"label=com.docker.compose.project={compose.project}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
         assert not left, left
 
 
@@ -91,30 +100,58 @@ def _heavy_folder(stack: Compose, frames: int) -> str:
 def _frames_in_video(data: bytes, tmp_path: Path) -> int:
     path = tmp_path / "video.mp4"
     path.write_bytes(data)
-    out = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
-                          "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", str(path)],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=nb_read_frames",
+            "-of",
+            "csv=p=0",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return int(out.strip())
 
 
 # --- the images ------------------------------------------------------------------------
 
+
 def _in_image(image: str, code: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", "run", "--rm", "--entrypoint", "python", image, "-c", code],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        ["docker", "run", "--rm", "--entrypoint", "python", image, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_each_image_carries_only_its_own_side_and_runs_as_a_user(stack):
-    for image, own, other, code_dir in (("img2vid-web", "import flask, gunicorn", "import cv2", "web"),
-                                        ("img2vid-worker", "import cv2, av, celery", "import flask", "worker")):
+    for image, own, other, code_dir in (
+        ("img2vid-web", "import flask, gunicorn", "import cv2", "web"),
+        ("img2vid-worker", "import cv2, av, celery", "import flask", "worker"),
+    ):
         # given the image compose built, then its own stack imports and the other side's does not
         assert _in_image(image, own).returncode == 0, _in_image(image, own).stderr
         refused = _in_image(image, other)
         assert refused.returncode != 0 and "ModuleNotFoundError" in refused.stderr
         listing = _in_image(image, "import os; print(sorted(os.listdir('/app')))").stdout
         assert code_dir in listing and "tests" not in listing and ".venv" not in listing
-        config = json.loads(subprocess.run(["docker", "image", "inspect", "--format", "{{json .Config}}", image],
-                                           capture_output=True, text=True, check=True).stdout)
+        config = json.loads(
+            subprocess.run(
+                ["docker", "image", "inspect", "--format", "{{json .Config}}", image],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
         assert config["User"] == "10001:10001"
         assert config["Healthcheck"]["Test"][0] == "CMD"
 
@@ -131,11 +168,13 @@ def test_the_web_app_is_published_on_this_machine_only_unless_asked(stack):
 
 # --- jobs through the published port --------------------------------------------------
 
+
 @needs_ffprobe
 def test_an_upload_job_through_the_published_port_gives_a_whole_video(stack, tmp_path):
     # given 12 pictures uploaded through the web container's published port
-    body, ctype = multipart({"fps": "6", "codec": "h264"},
-                            [("frames", f"frame_{i}.png", png_bytes(i)) for i in range(12)])
+    body, ctype = multipart(
+        {"fps": "6", "codec": "h264"}, [("frames", f"frame_{i}.png", png_bytes(i)) for i in range(12)]
+    )
     status, job = stack.request("POST", "/api/v1/jobs", raw=body, headers={"Content-Type": ctype})
     assert status == 202, job
 
@@ -161,7 +200,7 @@ def _job_being_encoded(stack: Compose) -> tuple[str, str]:
     assert status == 202, job
     job_id = job["id"]
     wait_until(lambda: stack.job(job_id)["progress"]["frames_done"] > 0, 120, "the job to be encoding", step=0.2)
-    worker = stack.redis_cli("HGET", f"img2vid:job:{job_id}", "worker")  # celery@<container hostname>
+    worker = stack.store(f"store.get({job_id!r}).worker")  # celery@<container hostname>
     container = worker.split("@", 1)[1]
     assert any(c.startswith(container) for c in stack.containers("worker")), (worker, stack.containers("worker"))
     return job_id, container
@@ -169,7 +208,7 @@ def _job_being_encoded(stack: Compose) -> tuple[str, str]:
 
 def _runs(stack: Compose, job_id: str) -> list[dict]:
     """The job's run log: every start and end, with its outcome."""
-    return [json.loads(line) for line in stack.redis_cli("LRANGE", f"img2vid:runs:{job_id}", "0", "-1").splitlines()]
+    return stack.store(f"store.runs({job_id!r})")
 
 
 def _assert_whole_video(stack: Compose, job_id: str, tmp_path: Path) -> dict:
@@ -211,8 +250,9 @@ def test_docker_stop_hands_the_running_job_back_and_the_worker_exits_in_its_grac
 
     # then the worker gave the job back and exited by itself, not killed at the grace
     # period's end (exit status 0, not 137)
-    status = subprocess.run(["docker", "inspect", "--format", "{{.State.ExitCode}}", container],
-                            capture_output=True, text=True, check=True).stdout.strip()
+    status = subprocess.run(
+        ["docker", "inspect", "--format", "{{.State.ExitCode}}", container], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert status == "0"
     first_end = _runs(stack, job_id)[1]
     assert first_end["ev"] == "end" and first_end["outcome"] == "handed_back", first_end
@@ -257,6 +297,7 @@ def test_queued_jobs_survive_a_restart_of_redis(stack):
 
 
 # --- Compose v1 ---------------------------------------------------------------------------
+
 
 def test_the_same_file_runs_under_docker_compose_v1(stack, inputs):
     # given the images built above and Debian's docker-compose 1.x
