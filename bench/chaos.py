@@ -21,6 +21,7 @@ fails. Run: make chaos [ARGS='--seed 7 --duration 60 --jobs 20'].
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -45,7 +46,7 @@ from bench.report import Row, print_table, show_logs  # noqa: E402
 from img2vid.engine.verify import probe_video  # noqa: E402  (PyAV only, no Celery)
 from img2vid.job import FINISHED, Job  # noqa: E402
 from img2vid.store import JobStore  # noqa: E402
-from img2vid.testing import Proc, Stack, wait_until  # noqa: E402
+from img2vid.testing import Proc, Stack  # noqa: E402
 from img2vid.volume import Volume  # noqa: E402
 
 FRAMES_DIR = "frames"
@@ -66,6 +67,7 @@ class Kill:
 @dataclass
 class Stopping:
     """A worker sent SIGTERM, given ``deadline`` (monotonic) to exit."""
+
     proc: Proc
     kill: Kill
     sent: float
@@ -103,8 +105,11 @@ class Chaos:
         return self.store.server_time()
 
     def running_on(self, name: str) -> set[str]:
-        return {j.id for j in self.store.get_many(self.store.running_ids())
-                if j.state == "running" and (j.worker or "").startswith(name + "@")}
+        return {
+            j.id
+            for j in self.store.get_many(self.store.running_ids())
+            if j.state == "running" and (j.worker or "").startswith(name + "@")
+        }
 
     def kill_one(self) -> Kill | None:
         busy = {s.proc.name for s in self.stopping}
@@ -118,10 +123,8 @@ class Chaos:
         if sig == signal.SIGKILL:
             proc.stop(signal.SIGKILL)  # the whole group: main process and pool child
         else:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(proc.popen.pid, signal.SIGTERM)  # the main process only, as `docker stop`
-            except ProcessLookupError:
-                pass
         # After a SIGKILL the record still names the dead worker until the reaper comes;
         # after a SIGTERM the job may be handed back at once: take both views.
         after = self.running_on(proc.name)
@@ -159,6 +162,7 @@ class Chaos:
 
 # --- setup --------------------------------------------------------------------------------
 
+
 def prepare_frames(folder: Path, count: int) -> str:
     """``count`` real-sized frames: hard links to the cached ones when there are enough."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -193,6 +197,7 @@ def submit(url: str, jobs: int) -> list[str]:
 
 
 # --- analysis -----------------------------------------------------------------------------
+
 
 def jobs_of(store: JobStore, ids: list[str]) -> dict[str, Job]:
     return {j.id: j for j in store.get_many(ids)}
@@ -255,6 +260,7 @@ def scan_logs(log_dir: Path) -> dict[str, int]:
 
 # --- report -------------------------------------------------------------------------------
 
+
 def say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -266,14 +272,22 @@ def main() -> int:
     p.add_argument("--workers", type=int, default=3, help="workers alive at a time (default 3)")
     p.add_argument("--every", type=float, default=5.0, help="seconds between kills (default 5)")
     p.add_argument("--duration", type=float, default=120.0, help="seconds of chaos at most (default 120)")
-    p.add_argument("--drain", type=float, default=180.0, help="seconds to wait for the rest after the chaos (default 180)")
-    p.add_argument("--term-timeout", type=float, default=30.0, help="seconds a SIGTERM'd worker gets before SIGKILL (default 30)")
+    p.add_argument(
+        "--drain", type=float, default=180.0, help="seconds to wait for the rest after the chaos (default 180)"
+    )
+    p.add_argument(
+        "--term-timeout", type=float, default=30.0, help="seconds a SIGTERM'd worker gets before SIGKILL (default 30)"
+    )
     p.add_argument("--lease", type=float, default=10.0, help="IMG2VID_LEASE_SECONDS (default 10)")
     p.add_argument("--heartbeat", type=float, default=2.0, help="IMG2VID_HEARTBEAT_SECONDS (default 2)")
     p.add_argument("--max-recovery", type=float, default=60.0, help="target for the longest recovery, s (default 60)")
     p.add_argument("--seed", type=int, default=1, help="seed of the kill schedule (default 1)")
-    p.add_argument("--log-dir", type=Path, default=ROOT / "test-artifacts" / "logs" / "chaos",
-                   help="process logs, emptied first (default test-artifacts/logs/chaos)")
+    p.add_argument(
+        "--log-dir",
+        type=Path,
+        default=ROOT / "test-artifacts" / "logs" / "chaos",
+        help="process logs, emptied first (default test-artifacts/logs/chaos)",
+    )
     p.add_argument("--keep", action="store_true", help="keep the temporary DATA_DIR (videos, Redis AOF)")
     a = p.parse_args()
 
@@ -285,11 +299,18 @@ def main() -> int:
     log_dir = a.log_dir.resolve()
     shutil.rmtree(log_dir, ignore_errors=True)
     tag = uuid.uuid4().hex[:6]
-    stack = Stack(data_dir=data, log_dir=log_dir, env={
-        "IMG2VID_DATA_DIR": str(data), "IMG2VID_KEY_PREFIX": f"chaos-{tag}:", "IMG2VID_QUEUE": f"q-chaos-{tag}",
-        "IMG2VID_LEASE_SECONDS": repr(a.lease), "IMG2VID_HEARTBEAT_SECONDS": repr(a.heartbeat),
-        "IMG2VID_MAX_BATCH": str(max(a.jobs, 1000)),
-    })
+    stack = Stack(
+        data_dir=data,
+        log_dir=log_dir,
+        env={
+            "IMG2VID_DATA_DIR": str(data),
+            "IMG2VID_KEY_PREFIX": f"chaos-{tag}:",
+            "IMG2VID_QUEUE": f"q-chaos-{tag}",
+            "IMG2VID_LEASE_SECONDS": repr(a.lease),
+            "IMG2VID_HEARTBEAT_SECONDS": repr(a.heartbeat),
+            "IMG2VID_MAX_BATCH": str(max(a.jobs, 1000)),
+        },
+    )
     rng = random.Random(a.seed)
     chaos: Chaos | None = None
     try:
@@ -306,8 +327,10 @@ def main() -> int:
 
         ids = submit(url, a.jobs)
         started = time.monotonic()
-        t_submit = chaos.redis_now()
-        say(f"submitted {len(ids)} jobs; killing a worker every {a.every:g} s for up to {a.duration:g} s (seed {a.seed})")
+        say(
+            f"submitted {len(ids)} jobs; killing a worker every {a.every:g} s for up to {a.duration:g} s "
+            f"(seed {a.seed})"
+        )
 
         # --- chaos ---
         next_kill = started + a.every
@@ -320,9 +343,11 @@ def main() -> int:
                 kill = chaos.kill_one()
                 next_kill += a.every
                 if kill:
-                    say(f"  {time.monotonic() - started:6.1f} s  {SIGNALS[kill.sig]} {kill.worker} "
+                    say(
+                        f"  {time.monotonic() - started:6.1f} s  {SIGNALS[kill.sig]} {kill.worker} "
                         f"(running {', '.join(kill.jobs) or 'nothing'}); "
-                        f"{c['succeeded']} done, {c['queued']} queued, {c['running']} running")
+                        f"{c['succeeded']} done, {c['queued']} queued, {c['running']} running"
+                    )
             time.sleep(0.05)
         chaos_seconds = time.monotonic() - started
         say(f"chaos over after {chaos_seconds:.0f} s and {len(chaos.kills)} kills; draining (up to {a.drain:g} s)")
@@ -398,45 +423,76 @@ def main() -> int:
     n = len(ids)
     rec_text = "no kill interrupted a job"
     if longest:
-        rec_text = (f"{longest.seconds:.1f} s ({SIGNALS[longest.kill.sig]} of {longest.kill.worker}"
-                    f"{', ' + longest.note if longest.note else ''}); median "
-                    f"{statistics.median(r.seconds for r in measured):.1f} s over {len(measured)}")
+        rec_text = (
+            f"{longest.seconds:.1f} s ({SIGNALS[longest.kill.sig]} of {longest.kill.worker}"
+            f"{', ' + longest.note if longest.note else ''}); median "
+            f"{statistics.median(r.seconds for r in measured):.1f} s over {len(measured)}"
+        )
     skipped = len(recs) - len(measured)
-    kills_text = f"{len(chaos.kills)} ({by_sig['SIGKILL']} SIGKILL / {by_sig['SIGTERM']} SIGTERM); {hit} hit a running job"
+    kills_text = (
+        f"{len(chaos.kills)} ({by_sig['SIGKILL']} SIGKILL / {by_sig['SIGTERM']} SIGTERM); {hit} hit a running job"
+    )
     if term_exits:
         kills_text += f"; SIGTERM'd workers exited in ≤ {max(term_exits):.1f} s"
     rows = [
         Row("jobs submitted", f"{n} × {a.frames} frames 1920×1080, mp4v"),
         Row("succeeded", f"{len(succeeded)}", f"{n}", len(succeeded) == n),
-        Row("failed", f"{len(failed)}" + (f" ({', '.join(f'{c}: {k}' for c, k in sorted(fail_codes.items()))})" if failed else ""),
-            "0", not failed),
-        Row("lost (not finished at the end)", f"{len(lost)}" + (" (stuck: nothing ran)" if stuck else ""), "0", not lost),
+        Row(
+            "failed",
+            f"{len(failed)}"
+            + (f" ({', '.join(f'{c}: {k}' for c, k in sorted(fail_codes.items()))})" if failed else ""),
+            "0",
+            not failed,
+        ),
+        Row(
+            "lost (not finished at the end)", f"{len(lost)}" + (" (stuck: nothing ran)" if stuck else ""), "0", not lost
+        ),
         Row("duplicate overlapping runs", f"{sum(dups.values())}", "0", not dups),
         Row("kills", kills_text),
-        Row("longest recovery after a kill (kill → next start)", rec_text + (f"; {skipped} had just finished" if skipped else ""),
-            f"≤ {a.max_recovery:g} s", longest is None or longest.seconds <= a.max_recovery),
+        Row(
+            "longest recovery after a kill (kill → next start)",
+            rec_text + (f"; {skipped} had just finished" if skipped else ""),
+            f"≤ {a.max_recovery:g} s",
+            longest is None or longest.seconds <= a.max_recovery,
+        ),
         Row("total attempts", f"{attempts} ({attempts / max(n, 1):.2f} per job)"),
         Row("runs started", f"{runs_started}; ends: " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))),
-        Row("videos whole", f"{whole} of {len(succeeded)} succeeded hold {a.frames} frames", f"{len(succeeded)}",
-            whole == len(succeeded)),
+        Row(
+            "videos whole",
+            f"{whole} of {len(succeeded)} succeeded hold {a.frames} frames",
+            f"{len(succeeded)}",
+            whole == len(succeeded),
+        ),
         Row("wall time", f"{wall:.0f} s from submit to last job finished ({chaos_seconds:.0f} s of chaos)"),
     ]
-    print_table(rows, f"machine: {os.cpu_count()} cores; {a.workers} workers (concurrency 1), lease {a.lease:g} s, "
-                      f"heartbeat {a.heartbeat:g} s, a kill every {a.every:g} s, seed {a.seed}")
+    print_table(
+        rows,
+        f"machine: {os.cpu_count()} cores; {a.workers} workers (concurrency 1), lease {a.lease:g} s, "
+        f"heartbeat {a.heartbeat:g} s, a kill every {a.every:g} s, seed {a.seed}",
+    )
 
     notes = []
     if dups:
         notes.append(f"duplicate runs: {dups}")
     if lost:
-        notes.append(f"lost jobs: " + ", ".join(f"{j} ({states[j]}, attempts {jobs[j].attempts if j in jobs else '?'})" for j in lost))
+        notes.append(
+            "lost jobs: "
+            + ", ".join(f"{j} ({states[j]}, attempts {jobs[j].attempts if j in jobs else '?'})" for j in lost)
+        )
     if failed:
         notes.append("failed jobs: " + ", ".join(f"{j} ({jobs[j].error})" for j in failed))
     if short:
         notes.append(f"videos not whole: {short}")
     slow = sorted((r for r in measured if r.seconds > a.max_recovery), key=lambda r: -r.seconds)
     if slow:
-        notes.append("slow recoveries: " + ", ".join(f"{r.job_id} {r.seconds:.1f} s after {SIGNALS[r.kill.sig]} "
-                                                      f"of {r.kill.worker}{' (' + r.note + ')' if r.note else ''}" for r in slow))
+        notes.append(
+            "slow recoveries: "
+            + ", ".join(
+                f"{r.job_id} {r.seconds:.1f} s after {SIGNALS[r.kill.sig]} "
+                f"of {r.kill.worker}{' (' + r.note + ')' if r.note else ''}"
+                for r in slow
+            )
+        )
     if chaos.overstayed:
         notes.append(f"workers that ignored SIGTERM for {a.term_timeout:g} s: {chaos.overstayed}")
     if chaos.leftovers:

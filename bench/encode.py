@@ -58,14 +58,16 @@ def main() -> int:
     p.add_argument("--frames", type=Path, help="a folder of JPEG frames to use instead of generated ones")
     p.add_argument("--count", type=int, default=300, help="frames to generate (default 300)")
     p.add_argument("--codecs", default="mp4v,h264,vp8,vp9", help="engine codecs to run (default mp4v,h264,vp8,vp9)")
-    p.add_argument("--no-reference", action="store_true", help="skip the original script (it holds every frame in memory)")
+    p.add_argument(
+        "--no-reference", action="store_true", help="skip the original script (it holds every frame in memory)"
+    )
     p.add_argument("--repeat", type=int, default=3, help="rounds; each row shows the median wall time (default 3)")
     a = p.parse_args()
 
     if a.frames:
         frames = a.frames
     else:
-        frames = HERE / f".frames-1920x1080"
+        frames = HERE / ".frames-1920x1080"
         print(f"making {a.count} 1920x1080 frames in {frames} (kept for next time) ...", file=sys.stderr)
         ensure_frames(frames, a.count)
         if len(list(frames.glob("*.jpg"))) != a.count:
@@ -81,13 +83,43 @@ def main() -> int:
     contenders: list[tuple[str, list[str], str]] = []  # (name, argv with {out}, output file name)
     for codec in a.codecs.split(","):
         name = f"engine-{codec}" + (".webm" if codec in ("vp8", "vp9") else ".mp4")
-        contenders.append((f"engine {codec}", [str(VENV_BIN / "img2vid"), "encode", str(frames), "{out}", "--codec", codec,
-                                               "--overwrite"], name))
+        contenders.append(
+            (
+                f"engine {codec}",
+                [str(VENV_BIN / "img2vid"), "encode", str(frames), "{out}", "--codec", codec, "--overwrite"],
+                name,
+            )
+        )
     if not a.no_reference:
-        contenders.append(("reference loop (read all, mp4v)", [sys.executable, "-m", "bench.reference_loop", str(frames), "{out}"], "reference.mp4"))
+        contenders.append(
+            (
+                "reference loop (read all, mp4v)",
+                [sys.executable, "-m", "bench.reference_loop", str(frames), "{out}"],
+                "reference.mp4",
+            )
+        )
     if shutil.which("ffmpeg"):
-        contenders.append(("ffmpeg -c:v mpeg4", ["ffmpeg", "-v", "error", "-y", "-framerate", "5", "-pattern_type", "glob",
-                                                 "-i", str(frames / "*.jpg"), "-c:v", "mpeg4", "{out}"], "ffmpeg.mp4"))
+        contenders.append(
+            (
+                "ffmpeg -c:v mpeg4",
+                [
+                    "ffmpeg",
+                    "-v",
+                    "error",
+                    "-y",
+                    "-framerate",
+                    "5",
+                    "-pattern_type",
+                    "glob",
+                    "-i",
+                    str(frames / "*.jpg"),
+                    "-c:v",
+                    "mpeg4",
+                    "{out}",
+                ],
+                "ffmpeg.mp4",
+            )
+        )
 
     # Rounds interleave the contenders, so a machine that slows down for a while (this one
     # shares its host) slows them all alike; each row is the median round.
@@ -102,8 +134,14 @@ def main() -> int:
 
     by_name = {r.name: r for r in rows}
     ff = by_name.get("ffmpeg -c:v mpeg4")
-    print(f"\n{count} frames of 1920x1080 JPEG, {os.cpu_count()} cores, median of {a.repeat} rounds (peak RSS: the highest)\n")
-    print(f"| {'contender':34} | {'wall s':>7} | {'frames/s':>8} | {'peak RSS MiB':>12} | {'vs ffmpeg':>9} | {'output MiB':>10} |")
+    print(
+        f"\n{count} frames of 1920x1080 JPEG, {os.cpu_count()} cores, median of {a.repeat} rounds "
+        "(peak RSS: the highest)\n"
+    )
+    print(
+        f"| {'contender':34} | {'wall s':>7} | {'frames/s':>8} | {'peak RSS MiB':>12} | {'vs ffmpeg':>9} "
+        f"| {'output MiB':>10} |"
+    )
     print(f"|{'-' * 36}|{'-' * 9}|{'-' * 10}|{'-' * 14}|{'-' * 11}|{'-' * 12}|")
     for r in rows:
         rel = f"{r.wall / ff.wall:.2f}x" if ff and ff.ok and r.ok else "—"
@@ -114,9 +152,16 @@ def main() -> int:
     ref = by_name.get("reference loop (read all, mp4v)")
     checks = []
     if engine and ff:
-        checks.append((f"engine mp4v wall <= 1.0x ffmpeg ({engine.wall / ff.wall:.2f}x)", engine.ok and engine.wall <= ff.wall))
+        checks.append(
+            (f"engine mp4v wall <= 1.0x ffmpeg ({engine.wall / ff.wall:.2f}x)", engine.ok and engine.wall <= ff.wall)
+        )
     if engine and ref:
-        checks.append((f"engine mp4v >= 1.8x faster than the reference loop ({ref.wall / engine.wall:.2f}x)", engine.ok and ref.wall >= 1.8 * engine.wall))
+        checks.append(
+            (
+                f"engine mp4v >= 1.8x faster than the reference loop ({ref.wall / engine.wall:.2f}x)",
+                engine.ok and ref.wall >= 1.8 * engine.wall,
+            )
+        )
     # The memory target is the issue's, for the engine's mp4v and h264 rows; VP9 is shown
     # for what it is: libvpx-vp9 alone holds about 175 MiB for a 1080p real-time encode.
     for r in rows:

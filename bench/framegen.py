@@ -38,15 +38,21 @@ def make_frame(i: int, width: int, height: int) -> np.ndarray:
     cv2.circle(img, (cx, cy), s // 6, (30, 180, 250), -1)
     x0 = int((i * 7) % width)
     cv2.rectangle(img, (x0, s // 8), (x0 + s // 4, s // 8 + s // 3), (250, 90, 20), -1)
-    cv2.putText(img, f"frame {i:05d}", (s // 20, height - s // 20), cv2.FONT_HERSHEY_SIMPLEX,
-                s / 400, (255, 255, 255), max(1, s // 200))
+    cv2.putText(
+        img,
+        f"frame {i:05d}",
+        (s // 20, height - s // 20),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        s / 400,
+        (255, 255, 255),
+        max(1, s // 200),
+    )
     return img
 
 
 def _write(args: tuple[Path, int, int, int, int]) -> None:
     folder, i, width, height, quality = args
-    cv2.imwrite(str(folder / f"frame_{i:05d}.jpg"), make_frame(i, width, height),
-                [cv2.IMWRITE_JPEG_QUALITY, quality])
+    cv2.imwrite(str(folder / f"frame_{i:05d}.jpg"), make_frame(i, width, height), [cv2.IMWRITE_JPEG_QUALITY, quality])
 
 
 def ensure_frames(folder: Path, count: int, width: int = 1920, height: int = 1080, quality: int = 90) -> Path:

@@ -43,10 +43,8 @@ POLL_SECONDS = 0.002
 DRAIN_TIMEOUT = 60.0
 
 
-
-
-
 # --- HTTP -------------------------------------------------------------------------------
+
 
 class Client:
     """JSON over one reused HTTPConnection. gunicorn's sync workers answer with
@@ -80,6 +78,7 @@ class Client:
 
 # --- the system under test ----------------------------------------------------------------
 
+
 def write_tiny_frames(folder: Path, count: int = 10) -> None:
     """``count`` 64x48 PNG frames, different enough that the encoder has something to do."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -93,15 +92,22 @@ def start_system(tmp: Path, web_workers: int, batch: int) -> tuple[Stack, str]:
     data = tmp / "data"
     write_tiny_frames(data / "inputs" / TINY_DIR)
     tag = uuid.uuid4().hex[:8]
-    stack = Stack(data_dir=data, log_dir=tmp / "logs", env={
-        # The queue is a Redis key too: keep it outside the store's prefix (Settings refuses it inside).
-        "IMG2VID_DATA_DIR": str(data), "IMG2VID_KEY_PREFIX": f"img2vid-bench-{tag}:", "IMG2VID_QUEUE": f"img2vid-bench-{tag}",
-        "IMG2VID_MAX_BATCH": str(max(batch, 1000)),
-        # The rate limiter stays on, so its cost (one Redis round trip per request) is in
-        # every figure, but with budgets this one client never reaches: the defaults
-        # (50 requests/s, 60 jobs/min per client) would refuse the benchmark's own load.
-        "IMG2VID_RATE_LIMIT": "10000000 per minute", "IMG2VID_RATE_LIMIT_CREATE": "10000000 per minute",
-    })
+    stack = Stack(
+        data_dir=data,
+        log_dir=tmp / "logs",
+        env={
+            # The queue is a Redis key too: keep it outside the store's prefix (Settings refuses it inside).
+            "IMG2VID_DATA_DIR": str(data),
+            "IMG2VID_KEY_PREFIX": f"img2vid-bench-{tag}:",
+            "IMG2VID_QUEUE": f"img2vid-bench-{tag}",
+            "IMG2VID_MAX_BATCH": str(max(batch, 1000)),
+            # The rate limiter stays on, so its cost (one Redis round trip per request) is in
+            # every figure, but with budgets this one client never reaches: the defaults
+            # (50 requests/s, 60 jobs/min per client) would refuse the benchmark's own load.
+            "IMG2VID_RATE_LIMIT": "10000000 per minute",
+            "IMG2VID_RATE_LIMIT_CREATE": "10000000 per minute",
+        },
+    )
     try:
         _, redis_url = stack.start_redis()
         stack.env["IMG2VID_REDIS_URL"] = redis_url  # the worker and web read it from their environment
@@ -115,6 +121,7 @@ def start_system(tmp: Path, web_workers: int, batch: int) -> tuple[Stack, str]:
 
 
 # --- 1. tiny job round trip --------------------------------------------------------------
+
 
 def round_trip(client: Client, timeout: float = 30.0) -> tuple[float, str]:
     """Seconds from sending POST /jobs to the GET that first shows `succeeded`."""
@@ -155,6 +162,7 @@ def measure_tiny(client: Client, n: int) -> tuple[list[Row], str]:
 
 # --- 2. batch --------------------------------------------------------------------------------
 
+
 def queue_empty(client: Client) -> bool:
     return all(not client.json("GET", f"/api/v1/jobs?state={s}&limit=1")["jobs"] for s in ("queued", "running"))
 
@@ -166,14 +174,18 @@ def measure_batch(client: Client, n: int) -> list[Row]:
     body = json.loads(payload)
     accepted = body.get("accepted") if status == 202 else None
     ok = accepted == n and took <= 1.0
-    rows = [Row(f"POST /batch of {n} jobs", f"{took * 1000:.0f} ms, accepted {accepted}",
-                f"≤ 1 s, accepted {n}", ok)]
+    rows = [Row(f"POST /batch of {n} jobs", f"{took * 1000:.0f} ms, accepted {accepted}", f"≤ 1 s, accepted {n}", ok)]
 
     # Let the worker drain the batch so that it does not compete with the GET benchmark.
     try:
         wait_until(lambda: queue_empty(client), DRAIN_TIMEOUT, "the batch to drain", step=0.05)
         drained = time.perf_counter() - start
-        rows.append(Row(f"batch of {n} drained, from POST (1 worker, concurrency 1)", f"{drained:.1f} s, {n / drained:.0f} jobs/s"))
+        rows.append(
+            Row(
+                f"batch of {n} drained, from POST (1 worker, concurrency 1)",
+                f"{drained:.1f} s, {n / drained:.0f} jobs/s",
+            )
+        )
     except TimeoutError:
         rows.append(Row(f"batch of {n} drained (1 worker, concurrency 1)", f"not empty after {DRAIN_TIMEOUT:g} s"))
     return rows
@@ -201,8 +213,12 @@ def measure_get(url: str, job_id: str, duration: int, web_workers: int) -> list[
     if not wrk:
         print("wrk is not on PATH: apt-get install wrk (skipping the GET throughput rows)", file=sys.stderr)
         return [Row(name, "skipped: no wrk")]
-    out = subprocess.run([wrk, "-t2", "-c32", f"-d{duration}s", "--latency", f"{url}/api/v1/jobs/{job_id}"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [wrk, "-t2", "-c32", f"-d{duration}s", "--latency", f"{url}/api/v1/jobs/{job_id}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     rps, p99, non2xx, errors = parse_wrk(out)
     clean = non2xx == 0 and errors == 0
     note = "" if clean else f" ({non2xx} non-2xx, {errors} socket errors)"

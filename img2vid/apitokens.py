@@ -51,13 +51,17 @@ def parse_api_tokens(raw: str) -> tuple[ApiToken, ...]:
             token = token[: -len(ADMIN_SUFFIX)]
         where = f"entry {position}"
         if not _NAME.fullmatch(name):
-            raise ValueError(f"{where}: the name before ':' must be 1-64 letters, digits, '_', '.' or '-' "
-                             "(a token that holds ':' needs a name in front)")
+            raise ValueError(
+                f"{where}: the name before ':' must be 1-64 letters, digits, '_', '.' or '-' "
+                "(a token that holds ':' needs a name in front)"
+            )
         if not _TOKEN.fullmatch(token):
             raise ValueError(f"{where} ({name}): a token is visible ASCII without spaces or commas")
         if len(token) < MIN_TOKEN_LENGTH:
-            raise ValueError(f"{where} ({name}): the token has {len(token)} characters; use at least "
-                             f"{MIN_TOKEN_LENGTH}, e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
+            raise ValueError(
+                f"{where} ({name}): the token has {len(token)} characters; use at least "
+                f"{MIN_TOKEN_LENGTH}, e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
         if name in names:
             raise ValueError(f"{where}: the name {name!r} is given twice")
         if token in tokens:

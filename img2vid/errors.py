@@ -36,6 +36,7 @@ class Img2VidError(Exception):
 
 # --- the request itself is wrong ---------------------------------------------------
 
+
 class InvalidOptionError(Img2VidError):
     """Raised when an encoding option (fps, codec, size, fit, pattern) is not valid."""
 
@@ -86,6 +87,7 @@ class BadOutputNameError(InvalidOptionError):
 
 # --- the frames ---------------------------------------------------------------------
 
+
 class NoFramesError(Img2VidError):
     """Raised when the source holds no image that could be encoded."""
 
@@ -111,6 +113,7 @@ class FrameTooLargeError(FrameError):
 
 
 # --- the output ---------------------------------------------------------------------
+
 
 class OutputUnwritableError(Img2VidError):
     """Raised when the output folder is missing or not writable."""
@@ -150,6 +153,7 @@ class TimeLimitError(Img2VidError):
 
 # --- the operator's settings ----------------------------------------------------------
 
+
 class ConfigError(Img2VidError):
     """Raised when a setting from the environment is not valid; the message names the variable."""
 
@@ -157,6 +161,7 @@ class ConfigError(Img2VidError):
 
 
 # --- the job service ----------------------------------------------------------------
+
 
 class ServiceError(Img2VidError):
     """Raised when the job service refuses a request; ``status`` is its HTTP status."""
@@ -228,6 +233,7 @@ class UnavailableError(ServiceError):
 
 
 # --- refusals from the models' validators --------------------------------------------
+
 
 def invalid(code: str, message: str) -> PydanticCustomError:
     """What a model's validator raises to refuse a value with one of the codes above;

@@ -69,14 +69,19 @@ def _folder(value: Any) -> str:
 def _pattern(value: Any) -> str:
     pattern = _text(value, "source.pattern", "bad_source")
     if "/" in pattern or len(pattern) > MAX_PATTERN_LENGTH:
-        raise invalid("bad_source", "source.pattern must be a file-name glob such as '*.png' "
-                                    f"(no '/', at most {MAX_PATTERN_LENGTH} characters)")
+        raise invalid(
+            "bad_source",
+            "source.pattern must be a file-name glob such as '*.png' "
+            f"(no '/', at most {MAX_PATTERN_LENGTH} characters)",
+        )
     return pattern
 
 
 def _name(value: Any) -> str:
     if not isinstance(value, str) or not _NAME.fullmatch(value):
-        raise invalid("bad_name", "name must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        raise invalid(
+            "bad_name", "name must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
     return value
 
 
@@ -168,8 +173,14 @@ class JobSpec(_Compact):
 
     def encode_options(self, *, max_pixels: int, max_frame_bytes: int) -> EncodeOptions:
         """The engine's options for this (valid) spec, not validated again."""
-        return EncodeOptions.model_construct(fps=self.fps, codec=self.codec, size=self.size, fit=self.fit,
-                                             max_pixels=max_pixels, max_frame_bytes=max_frame_bytes)
+        return EncodeOptions.model_construct(
+            fps=self.fps,
+            codec=self.codec,
+            size=self.size,
+            fit=self.fit,
+            max_pixels=max_pixels,
+            max_frame_bytes=max_frame_bytes,
+        )
 
     @property
     def title(self) -> str | None:
@@ -230,7 +241,9 @@ class Job(BaseModel):
     started_at: Timestamp | None = None
     finished_at: Timestamp | None = None
     attempts: int = 0
-    owner: str | None = Field(None, description="the name of the API token that created it; null when the service is open")
+    owner: str | None = Field(
+        None, description="the name of the API token that created it; null when the service is open"
+    )
     queue_position: int | None = Field(None, description="jobs ahead of this one while queued (0: next)")
     eta_seconds: float | None = None
     result: Result | None = None
@@ -261,6 +274,3 @@ class Job(BaseModel):
 
     def api_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
-
-
-

@@ -22,7 +22,7 @@ import socket
 import sys
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
@@ -43,10 +43,13 @@ _URL_PASSWORD = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^:/@\s]*):(?P<pw>[^
 # valid" stays readable.
 _AUTH_VALUE = re.compile(
     r"(?P<head>\bauthorization[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|basic|token)\s+)?)(?P<v>[^\s\"',;]+)"
-    r"|(?P<bhead>\bbearer\s+)(?=[^\s\"',;]*\d)(?P<bv>[^\s\"',;]{8,})", re.I)
+    r"|(?P<bhead>\bbearer\s+)(?=[^\s\"',;]*\d)(?P<bv>[^\s\"',;]{8,})",
+    re.I,
+)
 
 
 # --- the job a line is about -------------------------------------------------------
+
 
 def bind_job(job_id: str | None) -> None:
     """Say which job the following lines are about (a web request's), until rebound."""
@@ -68,8 +71,9 @@ def job_context(job_id: str):
         _job_id.reset(token)
 
 
-def event(logger: logging.Logger, name: str, message: str, *, level: int = logging.INFO,
-          exc_info=None, **fields) -> None:
+def event(
+    logger: logging.Logger, name: str, message: str, *, level: int = logging.INFO, exc_info=None, **fields
+) -> None:
     """Log the event ``name`` with its fields as JSON keys (None ones left out). A field
     named like a LogRecord attribute (``filename``, ``args``) gets a trailing underscore."""
     extra = {"event": name}
@@ -80,6 +84,7 @@ def event(logger: logging.Logger, name: str, message: str, *, level: int = loggi
 
 
 # --- keeping secrets out -----------------------------------------------------------
+
 
 def secrets_from_env(environ: dict[str, str] | None = None) -> list[str]:
     """The secret values this process knows: variables named like a password, token or
@@ -133,6 +138,7 @@ class Redactor:
 
 # --- the line ----------------------------------------------------------------------
 
+
 class JsonFormatter(logging.Formatter):
     def __init__(self, service: str = "", redactor: Redactor | None = None) -> None:
         super().__init__()
@@ -140,7 +146,7 @@ class JsonFormatter(logging.Formatter):
         self.redact = redactor or Redactor(secrets_from_env())
 
     def format(self, record: logging.LogRecord) -> str:
-        when = datetime.fromtimestamp(record.created, timezone.utc)
+        when = datetime.fromtimestamp(record.created, UTC)
         out: dict = {
             "time": when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z",
             "level": record.levelname.lower(),

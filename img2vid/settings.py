@@ -18,7 +18,15 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AliasChoices, BeforeValidator, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BeforeValidator,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -105,8 +113,9 @@ class Settings(BaseSettings):
     # Fields whose empty value means something ("off"); any other empty variable is unset.
     _EMPTY_MEANS_OFF: ClassVar[frozenset[str]] = frozenset()
 
-    redis_url: Secret = Field("redis://127.0.0.1:6379/0", validation_alias=_renamed("REDIS_URL"),
-                              json_schema_extra={"secret": True})
+    redis_url: Secret = Field(
+        "redis://127.0.0.1:6379/0", validation_alias=_renamed("REDIS_URL"), json_schema_extra={"secret": True}
+    )
     # The shared volume: inputs/ (read-only input root), uploads/<job>, outputs/<job>.
     data_dir: Path = Field(Path("data"), validation_alias=_renamed("DATA_DIR"))
     # Every Redis key the job store writes starts with this; Celery's own keys do not.
@@ -134,19 +143,26 @@ class Settings(BaseSettings):
         # The Celery queue is a Redis key too; inside the store's prefix it could be
         # taken for one of the store's own keys.
         if self.queue.startswith(self.key_prefix):
-            raise invalid("bad_setting", f"IMG2VID_QUEUE ({self.queue!r}) must not start with IMG2VID_KEY_PREFIX "
-                                         f"({self.key_prefix!r})")
+            raise invalid(
+                "bad_setting",
+                f"IMG2VID_QUEUE ({self.queue!r}) must not start with IMG2VID_KEY_PREFIX ({self.key_prefix!r})",
+            )
         return self
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
-                                   file_secret_settings):
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ):
         # A file variable first, so that one set beside its plain twin is refused, not
         # shadowed. Then the variables that are set and not empty, so that an empty new
         # name leaves the old one read (compose passes both); then the empty ones, which
         # turn a rate limit off and leave any other setting at its default.
-        return (init_settings, _FileVariables(settings_cls), EnvSettingsSource(settings_cls, env_ignore_empty=True),
-                env_settings)
+        return (
+            init_settings,
+            _FileVariables(settings_cls),
+            EnvSettingsSource(settings_cls, env_ignore_empty=True),
+            env_settings,
+        )
 
     @classmethod
     def from_env(cls, **overrides: Any):
@@ -189,7 +205,8 @@ class WebSettings(Settings):
     # The tokens that may use the service; none means it is open to anyone who can
     # reach it. Never in repr: settings may be printed.
     api_tokens: Annotated[tuple[ApiToken, ...], NoDecode] = Field(
-        (), validation_alias=_renamed("API_TOKENS"), json_schema_extra={"secret": True}, repr=False)
+        (), validation_alias=_renamed("API_TOKENS"), json_schema_extra={"secret": True}, repr=False
+    )
     # Requests per client (its token's name, else its address) to anything but the health
     # routes and static files, and job creations per client; "" turns one off. Counted
     # in Redis, so every web process shares them.
@@ -229,8 +246,11 @@ class WebSettings(Settings):
             try:
                 parse_many(value)
             except ValueError:
-                raise invalid("bad_setting", f"{PREFIX}{str(info.field_name).upper()} must be a rate limit such as "
-                                             f"'50 per second' or '600/minute' (or 'off'), got {value!r}") from None
+                raise invalid(
+                    "bad_setting",
+                    f"{PREFIX}{str(info.field_name).upper()} must be a rate limit such as "
+                    f"'50 per second' or '600/minute' (or 'off'), got {value!r}",
+                ) from None
         return value
 
     @model_validator(mode="after")
@@ -273,8 +293,11 @@ def _given_name(cls: type[Settings], field_name: str) -> str:
 
 
 _WORDS = {
-    "int_parsing": "must be a whole number", "int_from_float": "must be a whole number",
-    "int_type": "must be a whole number", "float_parsing": "must be a number", "float_type": "must be a number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "int_type": "must be a whole number",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
 }
 
 

@@ -58,38 +58,50 @@ class Stack:
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Proc:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_dir / f"{name}.log"
-        out = open(log, "ab")
-        popen = subprocess.Popen(
-            argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, **self.env, **(env or {})}, cwd=cwd,
-            start_new_session=True,  # its own process group: stop() reaches the children
-        )
-        out.close()
+        with open(log, "ab") as out:  # the process keeps its own copy of the descriptor
+            popen = subprocess.Popen(
+                argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **self.env, **(env or {})},
+                cwd=cwd,
+                start_new_session=True,  # its own process group: stop() reaches the children
+            )
         proc = Proc(name, popen, log)
         self.procs.append(proc)
         return proc
 
-    def start_redis(self, port: int | None = None, *, appendonly: bool = False, name: str = "redis") -> tuple[Proc, str]:
+    def start_redis(
+        self, port: int | None = None, *, appendonly: bool = False, name: str = "redis"
+    ) -> tuple[Proc, str]:
         port = port or free_port()
         rdir = self.data_dir / f".{name}"
         rdir.mkdir(parents=True, exist_ok=True)
         proc = self._spawn(name, redis_argv(port, rdir, appendonly=appendonly))
         url = f"redis://127.0.0.1:{port}/0"
-        wait_until(lambda: redis.Redis.from_url(url, socket_connect_timeout=0.2).ping(), 10, f"redis on port {port}", proc=proc)
+        wait_until(
+            lambda: redis.Redis.from_url(url, socket_connect_timeout=0.2).ping(), 10, f"redis on port {port}", proc=proc
+        )
         return proc, url
 
     def start_worker(self, name: str = "worker1", concurrency: int = 1, extra: list[str] | None = None) -> Proc:
         queue = self.env.get("IMG2VID_QUEUE") or os.environ.get("IMG2VID_QUEUE") or "img2vid"
         return self._spawn(name, worker_argv(name, queue, concurrency, extra))
 
-    def start_web(self, port: int | None = None, workers: int = 2, env: dict[str, str] | None = None,
-                  name: str = "web") -> tuple[Proc, str]:
+    def start_web(
+        self, port: int | None = None, workers: int = 2, env: dict[str, str] | None = None, name: str = "web"
+    ) -> tuple[Proc, str]:
         """gunicorn on ``port``; ``env`` adds to (or overrides) the stack's settings for it alone."""
         port = port or free_port()
         proc = self._spawn(name, web_argv(port, workers), env=env)
         url = f"http://127.0.0.1:{port}"
-        wait_until(lambda: urllib.request.urlopen(f"{url}/healthz", timeout=1).status == 200, 30,
-                   f"gunicorn on port {port}", proc=proc)
+        wait_until(
+            lambda: urllib.request.urlopen(f"{url}/healthz", timeout=1).status == 200,
+            30,
+            f"gunicorn on port {port}",
+            proc=proc,
+        )
         return proc, url
 
     def wait_workers(self, base_url: str, count: int = 1, timeout: float = 30) -> None:

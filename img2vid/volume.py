@@ -7,6 +7,7 @@ DATA_DIR/outputs/<job>/  the video and poster.jpg
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -52,10 +53,8 @@ class Volume:
             d.mkdir(parents=True, exist_ok=True)
         # The input root may be a read-only bind mount; create it only where we can.
         if not self.inputs.exists():
-            try:
+            with contextlib.suppress(OSError):
                 self.inputs.mkdir(parents=True)
-            except OSError:
-                pass
 
     # --- one job's files ------------------------------------------------------------
 
@@ -165,8 +164,9 @@ class Volume:
         try:
             frames, _ = _count(str(folder))
             with os.scandir(folder) as it:
-                dirs = sorted((e for e in it if e.is_dir() and not e.name.startswith(".")),
-                              key=lambda e: e.name.casefold())
+                dirs = sorted(
+                    (e for e in it if e.is_dir() and not e.name.startswith(".")), key=lambda e: e.name.casefold()
+                )
         except OSError as exc:  # not readable by the service: say so by the client's name
             raise BadSourceError(f"the folder {rel or '(the input root)'!r} cannot be listed: {exc.strerror}") from None
         subs = []

@@ -28,13 +28,16 @@ def test_unset_means_no_tokens():
     assert parse_api_tokens("") == () and parse_api_tokens(" , ") == ()
 
 
-@pytest.mark.parametrize("raw, words", [
-    ("alice:tiny-token", "entry 1 (alice): the token has 10 characters; use at least 16"),
-    (f"alice:{A},alice:{B}", "entry 2: the name 'alice' is given twice"),
-    (f"alice:{A},bob:{A}", "entry 2 (bob): the same token is given twice"),
-    (f"al ice:{A}", "entry 1: the name before ':'"),
-    (f"alice:{A[:10]} {A[10:]}", "entry 1 (alice): a token is visible ASCII"),
-])
+@pytest.mark.parametrize(
+    "raw, words",
+    [
+        ("alice:tiny-token", "entry 1 (alice): the token has 10 characters; use at least 16"),
+        (f"alice:{A},alice:{B}", "entry 2: the name 'alice' is given twice"),
+        (f"alice:{A},bob:{A}", "entry 2 (bob): the same token is given twice"),
+        (f"al ice:{A}", "entry 1: the name before ':'"),
+        (f"alice:{A[:10]} {A[10:]}", "entry 1 (alice): a token is visible ASCII"),
+    ],
+)
 def test_mistakes_name_the_entry_not_the_token(raw, words):
     with pytest.raises(ValueError) as err:
         parse_api_tokens(raw)

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from img2vid.engine.codecs import CODECS, check_size, get_codec
-from img2vid.errors import BadSizeError, EncoderError
 from img2vid.engine.options import DEFAULT_MAX_PIXELS, EncodeOptions
 from img2vid.engine.verify import probe_video
 from img2vid.engine.writers import open_writer
+from img2vid.errors import BadSizeError, EncoderError
 
 THIN = 64
 # ffv1 has no side limit of its own (its entry is AVI's, which refuses 65536 wide: the

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from img2vid.errors import NoFramesError
 from img2vid.engine.discovery import discover, natural_key
+from img2vid.errors import NoFramesError
 
 
 def touch(folder: Path, *names: str) -> Path:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from itertools import pairwise
 
 import cv2
 import numpy as np
 import pytest
 
 import img2vid.engine.encoding as encode_module
-from videotools import needs_ffprobe, read_back
+from img2vid.engine import encode
 from img2vid.engine.codecs import CODECS
+from img2vid.engine.options import EncodeOptions
 from img2vid.errors import (
     BadOutputNameError,
     CancelledError,
@@ -22,17 +24,30 @@ from img2vid.errors import (
     UnreadableFrameError,
     VerifyFailedError,
 )
-from img2vid.engine.options import EncodeOptions
-from img2vid.engine import encode
+
+from videotools import needs_ffprobe, read_back
 
 FFPROBE_CODEC = {"mp4v": "mpeg4", "h264": "h264", "vp8": "vp8", "vp9": "vp9", "mjpg": "mjpeg", "ffv1": "ffv1"}
 
 
 def ffprobe(path) -> dict:
     out = subprocess.run(
-        ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
-         "stream=codec_name,pix_fmt,nb_read_frames,width,height,avg_frame_rate,profile", "-of", "json", str(path)],
-        check=True, capture_output=True, text=True,
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=codec_name,pix_fmt,nb_read_frames,width,height,avg_frame_rate,profile",
+            "-of",
+            "json",
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return json.loads(out)["streams"][0]
 
@@ -144,13 +159,16 @@ def test_progress_and_cancel_checks_keep_coming_while_a_frame_is_slow(make_frame
     progress_at, cancel_at = [], []
     # when encoded with the default interval
     encode(
-        make_frames(6), out_dir / "o.mp4", opts(), threads=1,
+        make_frames(6),
+        out_dir / "o.mp4",
+        opts(),
+        threads=1,
         progress=lambda d, t: progress_at.append(time.monotonic()),
         should_cancel=lambda: cancel_at.append(time.monotonic()) or False,
     )
     # then both callbacks were called at least every half second throughout
     for stamps in (progress_at, cancel_at):
-        gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+        gaps = [b - a for a, b in pairwise(stamps)]
         assert len(stamps) >= 5 and max(gaps) < 0.5
 
 
@@ -251,10 +269,10 @@ def test_an_output_suffix_that_does_not_suit_the_codec_is_refused(make_frames, o
 def top_level_boxes(path) -> list[str]:
     boxes, data, pos = [], path.read_bytes(), 0
     while pos + 8 <= len(data):
-        size = int.from_bytes(data[pos:pos + 4], "big")
-        boxes.append(data[pos + 4:pos + 8].decode("latin-1"))
+        size = int.from_bytes(data[pos : pos + 4], "big")
+        boxes.append(data[pos + 4 : pos + 8].decode("latin-1"))
         if size == 1:
-            size = int.from_bytes(data[pos + 8:pos + 16], "big")
+            size = int.from_bytes(data[pos + 8 : pos + 16], "big")
         if size < 8:
             break
         pos += size
@@ -272,7 +290,10 @@ def test_a_cancel_that_comes_after_the_video_is_in_place_does_not_fail_it(make_f
     # given a cancel check that says yes once every frame has been written
     seen = {"done": 0}
     result = encode(
-        make_frames(5), out_dir / "o.mp4", opts(), interval=0,
+        make_frames(5),
+        out_dir / "o.mp4",
+        opts(),
+        interval=0,
         progress=lambda d, t: seen.update(done=d),
         should_cancel=lambda: seen["done"] >= 5,
     )

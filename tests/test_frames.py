@@ -7,9 +7,9 @@ import cv2
 import numpy as np
 import pytest
 
-from img2vid.errors import FrameTooLargeError, UnreadableFrameError
-from img2vid.engine.images import probe_size
 from img2vid.engine.frames import read_frame
+from img2vid.engine.images import probe_size
+from img2vid.errors import FrameTooLargeError, UnreadableFrameError
 
 
 def write(path, img, params=()):
@@ -19,6 +19,7 @@ def write(path, img, params=()):
 
 def png_header_only(path, width, height):
     """A PNG that declares width x height in its header and holds no pixel data."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 

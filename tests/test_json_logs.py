@@ -42,13 +42,24 @@ def test_an_event_is_one_line_with_its_fields_and_the_job(capture):
     log, lines, _ = capture
     # when an event is logged inside a job's context, with fields, one named like a LogRecord attribute
     with logs.job_context("1a2b3c"):
-        logs.event(log, "job_failed", "job failed:\nframe_7.jpg is truncated", code="unreadable_frame",
-                   filename="frame_7.jpg", worker=None)
+        logs.event(
+            log,
+            "job_failed",
+            "job failed:\nframe_7.jpg is truncated",
+            code="unreadable_frame",
+            filename="frame_7.jpg",
+            worker=None,
+        )
     logs.event(log, "after", "outside the job")
     # then it is one line each: time in UTC, level, logger, event, the job's id, the fields
     first, second = lines()
     assert first["time"].endswith("Z") and first["time"][10] == "T"
-    assert (first["level"], first["event"], first["job_id"], first["code"]) == ("info", "job_failed", "1a2b3c", "unreadable_frame")
+    assert (first["level"], first["event"], first["job_id"], first["code"]) == (
+        "info",
+        "job_failed",
+        "1a2b3c",
+        "unreadable_frame",
+    )
     assert first["message"] == "job failed:\nframe_7.jpg is truncated"
     assert first["filename_"] == "frame_7.jpg" and "worker" not in first  # None means unknown: left out
     assert first["service"] == "test" and first["pid"] > 0 and first["host"]
@@ -59,7 +70,7 @@ def test_an_exception_is_one_line_with_its_traceback(capture):
     log, lines, out = capture
     # when an exception is logged
     try:
-        1 / 0
+        _ = 1 / 0
     except ZeroDivisionError:
         log.exception("the encoder failed", extra={"job_id": "abc123"})
     # then it stays one line, the traceback in a field
@@ -75,7 +86,10 @@ def test_secrets_never_reach_a_line(capture):
     # API tokens (named and bare), an Authorization header, also inside fields and tracebacks
     log.info("connecting to redis://:%s@redis:6379/0 and amqp://user:hunter2pass@mq//", REDIS_PASSWORD)
     log.info("key %s, token %s, bare %s", SECRET_KEY, TOKEN, TOKEN[::-1])
-    log.info("headers", extra={"headers": {"Authorization": "Bearer unknown0123456789"}, "auth": "authorization: Basic dXNlcjpwYXNz"})
+    log.info(
+        "headers",
+        extra={"headers": {"Authorization": "Bearer unknown0123456789"}, "auth": "authorization: Basic dXNlcjpwYXNz"},
+    )
     try:
         raise RuntimeError(f"cannot connect to redis://:{REDIS_PASSWORD}@redis")
     except RuntimeError:
@@ -95,8 +109,14 @@ def test_secrets_never_reach_a_line(capture):
 
 def test_short_secrets_are_not_searched_for_by_value():
     # given compose's default Redis password, which is also the project's name
-    found = logs.secrets_from_env({"REDIS_PASSWORD": "img2vid", "SECRET_KEY": "long-enough-secret",
-                                   "IMG2VID_KEY_PREFIX": "img2vid:", "REDIS_URL": "redis://:img2vid@redis:6379/0"})
+    found = logs.secrets_from_env(
+        {
+            "REDIS_PASSWORD": "img2vid",
+            "SECRET_KEY": "long-enough-secret",
+            "IMG2VID_KEY_PREFIX": "img2vid:",
+            "REDIS_URL": "redis://:img2vid@redis:6379/0",
+        }
+    )
     # then only the long one is replaced wherever it appears; the short one only inside URLs
     assert found == ["long-enough-secret"]
     redact = logs.Redactor(found)

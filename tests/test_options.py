@@ -7,7 +7,14 @@ from pydantic import ValidationError
 
 from img2vid.engine.codecs import CODECS, check_suffix, get_codec
 from img2vid.engine.options import EncodeOptions
-from img2vid.errors import BadFitError, BadFpsError, BadOutputNameError, BadSizeError, UnknownCodecError, from_validation
+from img2vid.errors import (
+    BadFitError,
+    BadFpsError,
+    BadOutputNameError,
+    BadSizeError,
+    UnknownCodecError,
+    from_validation,
+)
 
 
 def options(**values) -> EncodeOptions:

@@ -43,7 +43,7 @@ def test_leaving_early_cancels_what_has_not_started():
         started.append(i)
         return i
 
-    for i, f in ordered_map(work, range(1000), threads=2, window=4, on_wait=lambda: None):
+    for i, _f in ordered_map(work, range(1000), threads=2, window=4, on_wait=lambda: None):
         if i == 3:
             break
     assert len(started) <= 3 + 1 + 4

@@ -12,7 +12,6 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from img2vid import logs
 from img2vid.settings import WebSettings
-
 from web.api import api
 from web.auth import install_auth
 from web.bodies import BodyErrors, UploadRequest

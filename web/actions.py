@@ -19,7 +19,6 @@ from img2vid.errors import (
     UnsupportedMediaTypeError,
 )
 from img2vid.job import Job, JobSpec
-
 from web import submit
 from web.auth import job_owner, may_see
 from web.bodies import json_body, upload_digests

@@ -30,7 +30,6 @@ from urllib.parse import quote
 from flask import Flask, current_app, g, redirect, request, session, url_for
 
 from img2vid.apitokens import ApiToken
-
 from web.errors import error_response
 from web.policy import API, route_kind, view_is
 
@@ -45,7 +44,7 @@ class Tokens:
     admins: frozenset[str]
 
     @classmethod
-    def create(cls, entries: tuple[ApiToken, ...], secret_key: str) -> "Tokens":
+    def create(cls, entries: tuple[ApiToken, ...], secret_key: str) -> Tokens:
         tokens = tuple((t.name, t.token.encode()) for t in entries)
         marks = {name: hmac.new(secret_key.encode(), token, hashlib.sha256).hexdigest()[:32] for name, token in tokens}
         return cls(tokens, marks, frozenset(t.name for t in entries if t.admin))
@@ -153,8 +152,10 @@ def _gate():
         if who.by == "bearer" or (who.by == "session" and request.method in SAFE_METHODS):
             return None
         if who.by == "session":
-            return unauthorized("changes through the API need 'Authorization: Bearer <token>'; "
-                                "a signed-in page sends them through its own forms")
+            return unauthorized(
+                "changes through the API need 'Authorization: Bearer <token>'; "
+                "a signed-in page sends them through its own forms"
+            )
         return unauthorized("this server needs a token: send 'Authorization: Bearer <token>'")
     if who.name is not None:
         return None

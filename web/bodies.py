@@ -17,9 +17,8 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser, MultiPartParser
 from werkzeug.sansio.multipart import File
 
-from img2vid.errors import InvalidOptionError, TooLargeError
 from img2vid.engine.images import too_many_bytes
-
+from img2vid.errors import InvalidOptionError, TooLargeError
 from web.uploads import client_name
 
 # Text fields of the upload form are a few characters each (fps, codec, size, ...). Not
@@ -76,8 +75,12 @@ class _FormParser(FormDataParser):
         boundary = options.get("boundary", "").encode("ascii")
         if not boundary:
             raise ValueError("Missing boundary")
-        parser = _MultiPartParser(stream_factory=self.stream_factory, max_form_memory_size=self.max_form_memory_size,
-                                  max_form_parts=self.max_form_parts, cls=self.cls)
+        parser = _MultiPartParser(
+            stream_factory=self.stream_factory,
+            max_form_memory_size=self.max_form_memory_size,
+            max_form_parts=self.max_form_parts,
+            cls=self.cls,
+        )
         form, files = parser.parse(stream, boundary, content_length)
         return stream, form, files
 
@@ -105,9 +108,11 @@ class _MultiPartParser(MultiPartParser):
         self.parts += 1
         self.files += 1
         if self.files > self.max_frames + FORM_PARTS_SLACK:
-            raise TooLargeError(f"the upload has more than {self.max_frames + FORM_PARTS_SLACK:,} files; a job "
-                                f"takes at most {self.max_frames:,} frames (IMG2VID_MAX_FRAMES)",
-                                code="too_many_frames")
+            raise TooLargeError(
+                f"the upload has more than {self.max_frames + FORM_PARTS_SLACK:,} files; a job "
+                f"takes at most {self.max_frames:,} frames (IMG2VID_MAX_FRAMES)",
+                code="too_many_frames",
+            )
         container = super().start_file_streaming(event, total_content_length)
         # A frame is capped as it arrives; the one archive may be as large as the request.
         cap = self.max_frame_bytes if event.name == "frames" else None
@@ -125,11 +130,16 @@ class _MultiPartParser(MultiPartParser):
             if reading.over:  # the body itself is over the request limit: the handler says so
                 raise
             if self.parts >= (self.max_form_parts or 0):
-                raise TooLargeError(f"the form has more than {self.max_form_parts:,} parts (at most "
-                                    f"{self.max_frames:,} frames, IMG2VID_MAX_FRAMES, and a few fields)",
-                                    code="too_many_frames") from None
-            raise TooLargeError(f"a form field is longer than {MAX_FORM_FIELD_BYTES:,} bytes; the fields "
-                                "are short values such as fps=24", code="request_too_large") from None
+                raise TooLargeError(
+                    f"the form has more than {self.max_form_parts:,} parts (at most "
+                    f"{self.max_frames:,} frames, IMG2VID_MAX_FRAMES, and a few fields)",
+                    code="too_many_frames",
+                ) from None
+            raise TooLargeError(
+                f"a form field is longer than {MAX_FORM_FIELD_BYTES:,} bytes; the fields "
+                "are short values such as fps=24",
+                code="request_too_large",
+            ) from None
 
 
 class _Reading:
@@ -191,8 +201,9 @@ class _Readable:
         try:
             return fn(*args)
         except Exception:
-            raise BadRequest("the request body could not be read: a malformed chunked encoding, "
-                             "or the client stopped sending") from None
+            raise BadRequest(
+                "the request body could not be read: a malformed chunked encoding, or the client stopped sending"
+            ) from None
 
     def read(self, *args):
         return self._guard(self._stream.read, *args)

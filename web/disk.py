@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from img2vid.volume import Volume
-
 from web.humanize import human_bytes
 
 
@@ -28,12 +27,19 @@ class DiskUsage:
         return self.used_percent >= self.low_percent
 
     def as_json(self) -> dict:
-        return {"total_bytes": self.total_bytes, "used_bytes": self.used_bytes, "free_bytes": self.free_bytes,
-                "used_percent": self.used_percent, "low": self.low}
+        return {
+            "total_bytes": self.total_bytes,
+            "used_bytes": self.used_bytes,
+            "free_bytes": self.free_bytes,
+            "used_percent": self.used_percent,
+            "low": self.low,
+        }
 
     def text(self) -> str:
         """'41.2 GB free of 252 GB (84 % used)'."""
-        return f"{human_bytes(self.free_bytes)} free of {human_bytes(self.total_bytes)} ({self.used_percent:.0f} % used)"
+        return (
+            f"{human_bytes(self.free_bytes)} free of {human_bytes(self.total_bytes)} ({self.used_percent:.0f} % used)"
+        )
 
 
 def disk_usage(volume: Volume, low_percent: float) -> DiskUsage | None:

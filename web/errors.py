@@ -15,7 +15,6 @@ from werkzeug.exceptions import HTTPException
 
 from img2vid import logs
 from img2vid.errors import FrameTooLargeError, Img2VidError, NoFramesError, ServiceError
-
 from web.policy import API, route_kind
 
 log = logging.getLogger(__name__)
@@ -23,21 +22,42 @@ log = logging.getLogger(__name__)
 # Headers a werkzeug HTTPException adds that describe the error (its Content-Type is ours).
 _KEPT_HEADERS = ("Allow", "Content-Range", "WWW-Authenticate", "Retry-After")
 
-_TITLES = {400: "That request could not be used", 403: "Not allowed", 404: "Not found",
-           405: "Not allowed", 413: "Too large", 429: "Too many requests",
-           503: "The service is unavailable", 500: "Something went wrong"}
+_TITLES = {
+    400: "That request could not be used",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Not allowed",
+    413: "Too large",
+    429: "Too many requests",
+    503: "The service is unavailable",
+    500: "Something went wrong",
+}
 
 
 def error_response(status: int, code: str, message: str, path: str | None = None, headers=None):
     # Every error answer is one line too: what was refused and why (the client's own
     # names at most; never a body).
-    logs.event(log, "request_rejected" if status < 500 else "request_failed",
-               f"{request.method} {request.path}: {status} {code}: {message}",
-               level=logging.INFO if status < 500 else logging.WARNING, status=status, code=code)
+    logs.event(
+        log,
+        "request_rejected" if status < 500 else "request_failed",
+        f"{request.method} {request.path}: {status} {code}: {message}",
+        level=logging.INFO if status < 500 else logging.WARNING,
+        status=status,
+        code=code,
+    )
     if wants_page():
-        resp = current_app.make_response((render_template(
-            "error.html", status=status, title=_TITLES.get(status, "That did not work"), message=message,
-            code=code), status))
+        resp = current_app.make_response(
+            (
+                render_template(
+                    "error.html",
+                    status=status,
+                    title=_TITLES.get(status, "That did not work"),
+                    message=message,
+                    code=code,
+                ),
+                status,
+            )
+        )
     else:
         body = {"code": code, "message": message}
         if path:
@@ -84,8 +104,12 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         status = exc.code or 500
-        code = {413: "request_too_large", 404: "not_found", 405: "method_not_allowed",
-                416: "range_not_satisfiable"}.get(status, (exc.name or "error").lower().replace(" ", "_"))
+        code = {
+            413: "request_too_large",
+            404: "not_found",
+            405: "method_not_allowed",
+            416: "range_not_satisfiable",
+        }.get(status, (exc.name or "error").lower().replace(" ", "_"))
         message = exc.description or exc.name
         if status == 413:
             message = _too_large_message()
@@ -100,6 +124,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         # A bug, not bad input: the traceback goes to the log, a short answer to the client.
-        log.error("%s %s failed unexpectedly", request.method, request.path, exc_info=exc,
-                  extra={"event": "request_crashed"})
+        log.error(
+            "%s %s failed unexpectedly", request.method, request.path, exc_info=exc, extra={"event": "request_crashed"}
+        )
         return error_response(500, "internal_error", "the server failed unexpectedly; its log has the details")

@@ -6,7 +6,6 @@ import os
 import sys
 
 
-
 def _whole(name: str, default: int) -> int:
     raw = os.environ.get(name) or str(default)
     if not raw.strip().isdigit() or int(raw) < 1:

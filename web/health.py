@@ -6,7 +6,6 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from img2vid.errors import UnavailableError
-
 from web.disk import disk_usage
 from web.metrics import exposition
 from web.policy import API, open_to_all, quiet, routes_of_kind
@@ -40,7 +39,9 @@ def readyz():
     except UnavailableError as exc:
         return jsonify(status="unavailable", redis=False, workers=0, message=exc.message, disk=disk), 503
     ready = workers > 0
-    return jsonify(status="ready" if ready else "no workers", redis=True, workers=workers, disk=disk), 200 if ready else 503
+    return jsonify(
+        status="ready" if ready else "no workers", redis=True, workers=workers, disk=disk
+    ), 200 if ready else 503
 
 
 @health.get("/metrics")

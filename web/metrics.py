@@ -29,17 +29,21 @@ class SnapshotCollector(Collector):
         yield CounterMetricFamily("img2vid_jobs_submitted_total", "Jobs accepted by the API.", value=s.submitted)
         yield CounterMetricFamily(
             "img2vid_jobs_started_total",
-            "Job runs started by a worker; a job handed back or taken from a lost worker counts again when it restarts.",
-            value=s.started)
-        finished = CounterMetricFamily("img2vid_jobs_finished_total", "Jobs that reached a final state, by that state.",
-                                       labels=["state"])
+            "Job runs started by a worker; a job handed back or taken from a lost worker counts again when it "
+            "restarts.",
+            value=s.started,
+        )
+        finished = CounterMetricFamily(
+            "img2vid_jobs_finished_total", "Jobs that reached a final state, by that state.", labels=["state"]
+        )
         for state, n in s.finished.items():
             finished.add_metric([state], n)
         yield finished
         requeued = CounterMetricFamily(
             "img2vid_jobs_requeued_total",
             "Running jobs put back in the queue: handed_back by a stopping worker, worker_lost when its lease ran out.",
-            labels=["reason"])
+            labels=["reason"],
+        )
         for reason, n in s.requeued.items():
             requeued.add_metric([reason], n)
         yield requeued
@@ -49,14 +53,20 @@ class SnapshotCollector(Collector):
         for state, n in s.jobs.items():
             jobs.add_metric([state], n)
         yield jobs
-        yield GaugeMetricFamily("img2vid_queue_depth", "Jobs waiting for a worker (queued in the job store).",
-                                value=s.queue_depth)
+        yield GaugeMetricFamily(
+            "img2vid_queue_depth", "Jobs waiting for a worker (queued in the job store).", value=s.queue_depth
+        )
         yield GaugeMetricFamily(
             "img2vid_broker_messages",
-            "Task messages in the Celery queue's Redis lists, not yet taken by a worker (prefetched ones are not counted).",
-            value=s.broker_messages)
-        yield GaugeMetricFamily("img2vid_workers", f"Workers that sent a heartbeat in the last {WORKER_ALIVE_SECONDS} seconds.",
-                                value=s.workers)
+            "Task messages in the Celery queue's Redis lists, not yet taken by a worker (prefetched ones are not "
+            "counted).",
+            value=s.broker_messages,
+        )
+        yield GaugeMetricFamily(
+            "img2vid_workers",
+            f"Workers that sent a heartbeat in the last {WORKER_ALIVE_SECONDS} seconds.",
+            value=s.workers,
+        )
 
 
 def exposition(snapshot: Snapshot, accept: str | None) -> tuple[bytes, str]:

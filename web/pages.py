@@ -8,7 +8,6 @@ from flask import Blueprint, render_template
 
 from img2vid.engine.codecs import CODECS
 from img2vid.job import STATES
-
 from web import actions
 from web.auth import caller, may_see
 from web.csrf import csrf_required, csrf_token
@@ -38,18 +37,25 @@ def submit_page():
     s = services().settings
     codecs = [(c.name, c.label, c.plays_in_browsers) for c in CODECS.values()]
     return render_template(
-        "submit.html", codecs=codecs, default_codec=DEFAULT_PAGE_CODEC, fits=FITS,
-        max_bytes=s.max_request_bytes, max_frames=s.max_frames,
+        "submit.html",
+        codecs=codecs,
+        default_codec=DEFAULT_PAGE_CODEC,
+        fits=FITS,
+        max_bytes=s.max_request_bytes,
+        max_frames=s.max_frames,
     )
 
 
 @pages.get("/jobs")
 def jobs_page():
     svc = services()
-    return render_template("jobs.html", states=STATES,
-                           disk=disk_usage(svc.volume, svc.settings.disk_low_percent),
-                           retention=human_duration(svc.settings.retention_seconds),
-                           show_owner=caller().admin)
+    return render_template(
+        "jobs.html",
+        states=STATES,
+        disk=disk_usage(svc.volume, svc.settings.disk_low_percent),
+        retention=human_duration(svc.settings.retention_seconds),
+        show_owner=caller().admin,
+    )
 
 
 @pages.get("/jobs/<job_id>")
@@ -58,8 +64,13 @@ def job_page(job_id: str):
     if job is None or not may_see(job.owner):
         return render_template("not_found.html", job_id=job_id), 404
     playable = {c.name for c in CODECS.values() if c.plays_in_browsers}
-    return render_template("job.html", job_id=job_id, title=job.spec.title, playable=sorted(playable),
-                           codec_labels={c.name: c.label for c in CODECS.values()})
+    return render_template(
+        "job.html",
+        job_id=job_id,
+        title=job.spec.title,
+        playable=sorted(playable),
+        codec_labels={c.name: c.label for c in CODECS.values()},
+    )
 
 
 @pages.post("/jobs/new")

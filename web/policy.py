@@ -41,8 +41,14 @@ def route_kind() -> str | None:
     None outside every blueprint (static files, /nowhere)."""
     name = request.blueprint
     if name is None and request.url_rule is None:
-        name = next((n for n, bp in current_app.blueprints.items()
-                     if bp.url_prefix and request.path.startswith(bp.url_prefix + "/")), None)
+        name = next(
+            (
+                n
+                for n, bp in current_app.blueprints.items()
+                if bp.url_prefix and request.path.startswith(bp.url_prefix + "/")
+            ),
+            None,
+        )
     return getattr(current_app.blueprints.get(name or ""), "img2vid_kind", None)
 
 

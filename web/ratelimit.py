@@ -31,7 +31,6 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from img2vid.settings import WebSettings
-
 from web.auth import caller
 from web.errors import error_response
 
@@ -47,8 +46,7 @@ def client_key() -> str:
 limiter = Limiter(client_key)
 
 # The app's config holds the budget; "" (off) makes the limit empty.
-creates_jobs = limiter.shared_limit(lambda: current_app.config[CREATE_LIMIT], scope="create",
-                                    override_defaults=False)
+creates_jobs = limiter.shared_limit(lambda: current_app.config[CREATE_LIMIT], scope="create", override_defaults=False)
 
 
 def _retry_after(exc: RateLimitExceeded) -> int:
@@ -62,30 +60,32 @@ def _retry_after(exc: RateLimitExceeded) -> int:
 def _too_many(exc: RateLimitExceeded):
     seconds = _retry_after(exc)
     who = "token" if caller().name else "address"
-    resp = error_response(429, "rate_limited", f"more than {exc.limit.limit} from this {who}; "
-                                                f"try again in {seconds} s")
+    resp = error_response(429, "rate_limited", f"more than {exc.limit.limit} from this {who}; try again in {seconds} s")
     resp.headers["Retry-After"] = str(seconds)
     return resp
 
 
 def init_rate_limits(app: Flask, settings: WebSettings) -> None:
-    app.config.update({
-        "RATELIMIT_ENABLED": bool(settings.rate_limit or settings.rate_limit_create),
-        "RATELIMIT_APPLICATION": settings.rate_limit or None,
-        CREATE_LIMIT: settings.rate_limit_create,
-        "RATELIMIT_STRATEGY": "fixed-window",
-        "RATELIMIT_STORAGE_URI": settings.redis_url,
-        "RATELIMIT_STORAGE_OPTIONS": {
-            # Under the store's prefix: one deployment's (or one test run's) keys stay together.
-            "key_prefix": app.extensions["img2vid"].store.namespace("ratelimit"),
-            "socket_connect_timeout": 2, "socket_timeout": 2,
-            # One quick retry (a dropped idle connection), then the in-memory fallback:
-            # redis-py 8's default of many retries with backoff would stall the request.
-            "retry": Retry(NoBackoff(), 1),
-        },
-        "RATELIMIT_HEADERS_ENABLED": False,
-        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
-        "RATELIMIT_SWALLOW_ERRORS": True,
-    })
+    app.config.update(
+        {
+            "RATELIMIT_ENABLED": bool(settings.rate_limit or settings.rate_limit_create),
+            "RATELIMIT_APPLICATION": settings.rate_limit or None,
+            CREATE_LIMIT: settings.rate_limit_create,
+            "RATELIMIT_STRATEGY": "fixed-window",
+            "RATELIMIT_STORAGE_URI": settings.redis_url,
+            "RATELIMIT_STORAGE_OPTIONS": {
+                # Under the store's prefix: one deployment's (or one test run's) keys stay together.
+                "key_prefix": app.extensions["img2vid"].store.namespace("ratelimit"),
+                "socket_connect_timeout": 2,
+                "socket_timeout": 2,
+                # One quick retry (a dropped idle connection), then the in-memory fallback:
+                # redis-py 8's default of many retries with backoff would stall the request.
+                "retry": Retry(NoBackoff(), 1),
+            },
+            "RATELIMIT_HEADERS_ENABLED": False,
+            "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+            "RATELIMIT_SWALLOW_ERRORS": True,
+        }
+    )
     limiter.init_app(app)
     app.register_error_handler(RateLimitExceeded, _too_many)

@@ -15,7 +15,6 @@ import time
 from flask import Flask, g, request
 
 from img2vid import logs
-
 from web.policy import view_is
 
 log = logging.getLogger("web.request")
@@ -38,11 +37,16 @@ def _log(response):
     started = g.get("img2vid_started")
     quiet = view_is("quiet") or request.endpoint == "static"
     logs.event(
-        log, "request", f"{request.method} {request.path} {response.status_code}",
+        log,
+        "request",
+        f"{request.method} {request.path} {response.status_code}",
         level=logging.DEBUG if quiet else logging.INFO,
-        method=request.method, path=request.path, status=response.status_code,
+        method=request.method,
+        path=request.path,
+        status=response.status_code,
         duration_ms=round((time.perf_counter() - started) * 1000, 1) if started else None,
-        bytes=response.content_length, client=request.remote_addr,
+        bytes=response.content_length,
+        client=request.remote_addr,
         # The API token's name when one was checked (web/auth.py); never the token.
         caller=getattr(g.get("caller"), "name", None),
     )

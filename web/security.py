@@ -19,15 +19,17 @@ from flask import Flask, request
 
 from img2vid.errors import CrossSiteError
 
-CSP = "; ".join((
-    "default-src 'self'",
-    "img-src 'self' data:",  # the pages' empty favicon is a data: URL
-    "media-src 'self'",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-))
+CSP = "; ".join(
+    (
+        "default-src 'self'",
+        "img-src 'self' data:",  # the pages' empty favicon is a data: URL
+        "media-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
 HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",  # frame-ancestors' older twin, for older browsers
@@ -49,8 +51,10 @@ def _refuse_cross_site_writes() -> None:
         return
     origin = request.headers.get("Origin")
     if request.headers.get("Sec-Fetch-Site") == "cross-site" or (origin is not None and not _same_host(origin)):
-        raise CrossSiteError(f"a change sent from another site's page (Origin: {origin or 'unknown'}) is refused; "
-                             "scripts send no Origin, or send 'Authorization: Bearer <token>'")
+        raise CrossSiteError(
+            f"a change sent from another site's page (Origin: {origin or 'unknown'}) is refused; "
+            "scripts send no Origin, or send 'Authorization: Bearer <token>'"
+        )
 
 
 def _same_host(origin: str) -> bool:

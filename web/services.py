@@ -26,8 +26,9 @@ def init_services(app: Flask, settings: WebSettings) -> Services:
     app.extensions["celery"] = celery
     volume = Volume(settings.data_dir)
     volume.ensure()
-    svc = Services(settings, JobStore.from_url(settings.redis_url, settings.key_prefix), volume,
-                   TaskQueue(celery, settings.queue))
+    svc = Services(
+        settings, JobStore.from_url(settings.redis_url, settings.key_prefix), volume, TaskQueue(celery, settings.queue)
+    )
     app.extensions["img2vid"] = svc
     return svc
 

@@ -63,8 +63,9 @@ def sign_in():
         return _form(next_url, "This page had expired, so nothing was sent. Enter your token again.", 403)
     name = tokens().name_for(request.form.get("token", "").strip())
     if name is None:
-        return _form(next_url, "That token is not one this server knows. Check it (every character counts) "
-                               "and try again.", 401)
+        return _form(
+            next_url, "That token is not one this server knows. Check it (every character counts) and try again.", 401
+        )
     sign_in_session(name)
     return redirect(next_url)
 

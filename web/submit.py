@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -15,7 +16,6 @@ from img2vid.engine.images import check_file_size
 from img2vid.errors import Img2VidError, JobStateError, StorageFullError, TooLargeError
 from img2vid.job import Job, JobSpec
 from img2vid.store import new_job_id
-
 from web.services import Services
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,11 @@ def folder_job(svc: Services, spec: JobSpec, owner: str | None, seen: dict | Non
         if seen is not None:
             seen[key] = n
     if n > svc.settings.max_frames:
-        raise TooLargeError(f"{spec.source.dir} holds {n:,} frames, over the limit of {svc.settings.max_frames:,} "
-                            "per job (IMG2VID_MAX_FRAMES)", code="too_many_frames")
+        raise TooLargeError(
+            f"{spec.source.dir} holds {n:,} frames, over the limit of {svc.settings.max_frames:,} "
+            "per job (IMG2VID_MAX_FRAMES)",
+            code="too_many_frames",
+        )
     return Job(id=new_job_id(), state="queued", spec=spec, created_at=time.time(), frames_total=n, owner=owner)
 
 
@@ -68,26 +71,38 @@ def queue(svc: Services, jobs: list[Job]) -> None:
         return
     svc.store.create_many(jobs)
     for j in jobs:
-        logs.event(log, "job_created", f"job {j.id} created: {j.frames_total} frames, {j.spec.codec}",
-                   job_id=j.id, source="upload" if j.upload else "folder", frames=j.frames_total,
-                   codec=j.spec.codec, fps=j.spec.fps)
+        logs.event(
+            log,
+            "job_created",
+            f"job {j.id} created: {j.frames_total} frames, {j.spec.codec}",
+            job_id=j.id,
+            source="upload" if j.upload else "folder",
+            frames=j.frames_total,
+            codec=j.spec.codec,
+            fps=j.spec.fps,
+        )
     try:
         svc.tasks.send_new([j.id for j in jobs])
     except Img2VidError as exc:
         for j in jobs:
             _discard(svc, j)
-            logs.event(log, "job_not_queued", f"job {j.id} removed again: {exc.message}", level=logging.WARNING,
-                       job_id=j.id, code=exc.code)
+            logs.event(
+                log,
+                "job_not_queued",
+                f"job {j.id} removed again: {exc.message}",
+                level=logging.WARNING,
+                job_id=j.id,
+                code=exc.code,
+            )
         raise
     for j in jobs:
         logs.event(log, "job_queued", f"job {j.id} queued", job_id=j.id)
 
 
 def _discard(svc: Services, job: Job) -> None:
-    try:
+    # Redis is what failed; the record is harmless without a task.
+    with contextlib.suppress(Exception):
         svc.store.delete(job.id)
-    except Exception:  # Redis is what failed; the record is harmless without a task
-        pass
     discard_unqueued(svc, job)
 
 

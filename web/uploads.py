@@ -30,8 +30,10 @@ def _check_count(n: int, settings: WebSettings) -> None:
     if n == 0:
         raise NoFramesError("the upload holds no frames: expected jpg, jpeg, png, bmp, tif, tiff or webp files")
     if n > settings.max_frames:
-        raise TooLargeError(f"{n:,} frames is over the limit of {settings.max_frames:,} per job (IMG2VID_MAX_FRAMES)",
-                            code="too_many_frames")
+        raise TooLargeError(
+            f"{n:,} frames is over the limit of {settings.max_frames:,} per job (IMG2VID_MAX_FRAMES)",
+            code="too_many_frames",
+        )
 
 
 def client_name(filename: str) -> str:
@@ -76,19 +78,27 @@ def save_archive(upload: FileStorage, volume: Volume, job_id: str, settings: Web
         infos = archive.infolist()
         # Checked from the central directory, before a single byte is extracted.
         if len(infos) > settings.max_zip_entries:
-            raise TooLargeError(f"the archive has {len(infos):,} entries, over the limit of "
-                                f"{settings.max_zip_entries:,} (IMG2VID_MAX_ZIP_ENTRIES)", code="archive_too_large")
+            raise TooLargeError(
+                f"the archive has {len(infos):,} entries, over the limit of "
+                f"{settings.max_zip_entries:,} (IMG2VID_MAX_ZIP_ENTRIES)",
+                code="archive_too_large",
+            )
         declared = sum(i.file_size for i in infos)
         if declared > settings.max_zip_bytes:
-            raise TooLargeError(f"the archive unpacks to {declared:,} bytes, over the limit of "
-                                f"{settings.max_zip_bytes:,} (IMG2VID_MAX_ZIP_BYTES)", code="archive_too_large")
+            raise TooLargeError(
+                f"the archive unpacks to {declared:,} bytes, over the limit of "
+                f"{settings.max_zip_bytes:,} (IMG2VID_MAX_ZIP_BYTES)",
+                code="archive_too_large",
+            )
         for info in infos:
             problem = _member_problem(info)
             if problem:
                 raise BadUploadError(f"archive member {info.filename!r} {problem}", code="bad_archive_member")
         frames = [
-            i for i in infos
-            if not i.is_dir() and "__MACOSX" not in PurePosixPath(i.filename).parts
+            i
+            for i in infos
+            if not i.is_dir()
+            and "__MACOSX" not in PurePosixPath(i.filename).parts
             and is_image_name(client_name(i.filename))
         ]
         _check_count(len(frames), settings)
@@ -112,8 +122,11 @@ def _check_member_size(info: zipfile.ZipInfo, settings: WebSettings) -> None:
         raise too_many_bytes(info.filename, settings.max_frame_bytes, info.file_size)
     ratio = info.file_size / max(1, info.compress_size)
     if ratio > settings.max_zip_ratio:
-        raise TooLargeError(f"archive member {info.filename!r} expands {ratio:,.0f} times, over the limit of "
-                            f"{settings.max_zip_ratio:,g} (IMG2VID_MAX_ZIP_RATIO)", code="archive_too_large")
+        raise TooLargeError(
+            f"archive member {info.filename!r} expands {ratio:,.0f} times, over the limit of "
+            f"{settings.max_zip_ratio:,g} (IMG2VID_MAX_ZIP_RATIO)",
+            code="archive_too_large",
+        )
 
 
 def _extract(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path) -> None:
@@ -125,10 +138,14 @@ def _extract(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path) -> N
             while chunk := src.read(_CHUNK):
                 written += len(chunk)
                 if written > info.file_size:
-                    raise BadUploadError(f"archive member {info.filename!r} is larger than it declares", code="bad_archive_member")
+                    raise BadUploadError(
+                        f"archive member {info.filename!r} is larger than it declares", code="bad_archive_member"
+                    )
                 out.write(chunk)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as exc:
-        raise BadUploadError(f"archive member {info.filename!r} cannot be read: {exc}", code="bad_archive_member") from None
+        raise BadUploadError(
+            f"archive member {info.filename!r} cannot be read: {exc}", code="bad_archive_member"
+        ) from None
 
 
 def _finish(volume: Volume, job_id: str, names: dict[str, str], settings: WebSettings) -> int:

@@ -12,7 +12,6 @@ import redis
 
 from img2vid import logs
 from img2vid.store import JobStore
-
 from worker.retention import sweep, sweep_if_due
 from worker.runtime import runtime
 
@@ -30,8 +29,14 @@ def reap(store: JobStore, max_deaths: int, send: Callable[[str], None]) -> dict[
             send(job_id)
         if outcome:
             outcomes[job_id] = outcome
-            logs.event(log, "job_taken_back", f"job {job_id} lost its worker: {outcome}", level=logging.WARNING,
-                       job_id=job_id, outcome=outcome)
+            logs.event(
+                log,
+                "job_taken_back",
+                f"job {job_id} lost its worker: {outcome}",
+                level=logging.WARNING,
+                job_id=job_id,
+                outcome=outcome,
+            )
     return outcomes
 
 
@@ -40,8 +45,13 @@ def resend_lost(store: JobStore, queue: str, older_than: float, send: Callable[[
     duplicate, should there be one, does nothing."""
     lost = store.lost_queued(queue, older_than)
     for job_id in lost:
-        logs.event(log, "job_resent", f"job {job_id} was queued with no message; sending it again",
-                   level=logging.WARNING, job_id=job_id)
+        logs.event(
+            log,
+            "job_resent",
+            f"job {job_id} was queued with no message; sending it again",
+            level=logging.WARNING,
+            job_id=job_id,
+        )
         send(job_id)
     return lost
 
@@ -66,8 +76,9 @@ class Housekeeping(threading.Thread):
     @classmethod
     def draining(cls, hostname: str) -> None:
         """SIGTERM: tell this worker's running jobs to hand themselves back."""
-        logs.event(log, "worker_stopping", f"{hostname} is stopping: its running jobs hand themselves back",
-                   worker=hostname)
+        logs.event(
+            log, "worker_stopping", f"{hostname} is stopping: its running jobs hand themselves back", worker=hostname
+        )
         try:
             runtime().store.set_draining(hostname, True)
         except redis.RedisError as exc:

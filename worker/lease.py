@@ -27,8 +27,9 @@ log = logging.getLogger(__name__)
 
 
 class Run:
-    def __init__(self, store: JobStore, job_id: str, worker: str, lease_seconds: float,
-                 time_limit: float = float("inf")) -> None:
+    def __init__(
+        self, store: JobStore, job_id: str, worker: str, lease_seconds: float, time_limit: float = float("inf")
+    ) -> None:
         self.store, self.job_id, self.worker, self.lease = store, job_id, worker, lease_seconds
         self.time_limit = time_limit
         self._deadline = float("inf")
@@ -57,8 +58,12 @@ class Run:
                     self._lost = True
                     return
             except redis.RedisError as exc:  # keep trying; should_stop fences if it lasts
-                log.warning("job %s: lease not renewed: %s", self.job_id, exc,
-                            extra={"event": "lease_not_renewed", "job_id": self.job_id})
+                log.warning(
+                    "job %s: lease not renewed: %s",
+                    self.job_id,
+                    exc,
+                    extra={"event": "lease_not_renewed", "job_id": self.job_id},
+                )
 
     def should_stop(self) -> bool:
         now = time.monotonic()

@@ -43,8 +43,13 @@ class SweepReport:
         return sum(self.jobs.values())
 
 
-def sweep(store: JobStore, volume: Volume, retention_seconds: float, orphan_seconds: float,
-          budget_seconds: float | None = None) -> SweepReport:
+def sweep(
+    store: JobStore,
+    volume: Volume,
+    retention_seconds: float,
+    orphan_seconds: float,
+    budget_seconds: float | None = None,
+) -> SweepReport:
     """Remove what has expired (module docstring). Stops early, leaving the rest for the
     next sweep, once ``budget_seconds`` have passed."""
     started = time.monotonic()
@@ -60,8 +65,13 @@ def sweep(store: JobStore, volume: Volume, retention_seconds: float, orphan_seco
             volume.remove_job_files(job_id)
             store.delete(job_id)
             report.jobs[state] = report.jobs.get(state, 0) + 1
-            logs.event(log, "job_swept", f"job {job_id} ({state}) expired and was removed with its files",
-                       job_id=job_id, state=state)
+            logs.event(
+                log,
+                "job_swept",
+                f"job {job_id} ({state}) expired and was removed with its files",
+                job_id=job_id,
+                state=state,
+            )
     else:
         report.complete = False
 
@@ -75,12 +85,22 @@ def sweep(store: JobStore, volume: Volume, retention_seconds: float, orphan_seco
         if folder.changed < cutoff and not store.exists(folder.job_id):
             volume.remove_folder(folder)
             report.orphans[folder.area] = report.orphans.get(folder.area, 0) + 1
-            logs.event(log, "orphan_swept", f"{folder.area}/{folder.job_id} had no job record and was removed",
-                       job_id=folder.job_id, folder=folder.area)
-    logs.event(log, "sweep", f"sweep removed {report.removed} expired job(s) and "
-               f"{sum(report.orphans.values())} orphan folder(s)",
-               jobs=report.jobs, orphans=report.orphans, complete=report.complete,
-               seconds=round(time.monotonic() - started, 3))
+            logs.event(
+                log,
+                "orphan_swept",
+                f"{folder.area}/{folder.job_id} had no job record and was removed",
+                job_id=folder.job_id,
+                folder=folder.area,
+            )
+    logs.event(
+        log,
+        "sweep",
+        f"sweep removed {report.removed} expired job(s) and {sum(report.orphans.values())} orphan folder(s)",
+        jobs=report.jobs,
+        orphans=report.orphans,
+        complete=report.complete,
+        seconds=round(time.monotonic() - started, 3),
+    )
     return report
 
 

@@ -23,7 +23,8 @@ class Runtime:
 
 def make_worker_celery(s: WorkerSettings) -> Celery:
     return make_celery(
-        s.redis_url, s.queue,
+        s.redis_url,
+        s.queue,
         include=["worker.tasks"],
         # A job is acknowledged only when it has finished, and a worker that dies
         # mid-job hands it back rather than losing it; one job at a time per process.
@@ -49,5 +50,10 @@ def runtime() -> Runtime:
     volume = Volume(settings.data_dir)
     volume.ensure()
     celery = make_worker_celery(settings)
-    return Runtime(settings, JobStore.from_url(settings.redis_url, settings.key_prefix), volume, celery,
-                   TaskQueue(celery, settings.queue))
+    return Runtime(
+        settings,
+        JobStore.from_url(settings.redis_url, settings.key_prefix),
+        volume,
+        celery,
+        TaskQueue(celery, settings.queue),
+    )

@@ -17,7 +17,6 @@ from img2vid.engine.codecs import CODECS
 from img2vid.errors import CancelledError, Img2VidError, TimeLimitError
 from img2vid.job import ErrorBody, Job, Result
 from img2vid.store import ENCODE_TASK
-
 from worker.lease import Run
 from worker.runtime import Runtime, runtime
 
@@ -36,12 +35,24 @@ def encode_job(self, job_id: str) -> str:
     with logs.job_context(job_id):
         job = rt.store.start(job_id, run.token, worker, os.getpid(), rt.settings.lease_seconds)
         if job is None:
-            logs.event(log, "job_message_skipped", f"job {job_id} is not queued (finished, cancelled, running "
-                       "elsewhere, or gone): its message does nothing", worker=worker)
+            logs.event(
+                log,
+                "job_message_skipped",
+                f"job {job_id} is not queued (finished, cancelled, running "
+                "elsewhere, or gone): its message does nothing",
+                worker=worker,
+            )
             return "skipped"
-        logs.event(log, "job_started", f"job {job_id} started (attempt {job.attempts}) on {worker}",
-                   attempt=job.attempts, worker=worker, frames=job.frames_total, codec=job.spec.codec,
-                   source="upload" if job.upload else "folder")
+        logs.event(
+            log,
+            "job_started",
+            f"job {job_id} started (attempt {job.attempts}) on {worker}",
+            attempt=job.attempts,
+            worker=worker,
+            frames=job.frames_total,
+            codec=job.spec.codec,
+            source="upload" if job.upload else "folder",
+        )
         run.begin()
         try:
             return _encode(rt, job, run)
@@ -58,7 +69,8 @@ def _encode(rt: Runtime, job: Job, run: Run) -> str:
         out_dir = volume.output_dir(job.id)
         out_dir.mkdir(parents=True, exist_ok=True)
         result = encode(
-            frames, volume.video_target(job, CODECS[spec.codec].suffix),
+            frames,
+            volume.video_target(job, CODECS[spec.codec].suffix),
             spec.encode_options(max_pixels=rt.settings.max_pixels, max_frame_bytes=rt.settings.max_frame_bytes),
             pattern=spec.source.pattern if spec.source else None,
             # Checked again here, not only at submit: a link can be made after that.
@@ -79,30 +91,73 @@ def _encode(rt: Runtime, job: Job, run: Run) -> str:
         volume.remove_output(job.id)
         error = _client_error(exc, rt, job, frames, source_name)
         if _finish(job.id, "failed", run, error=error):
-            logs.event(log, "job_failed", f"job {job.id} failed: {error.message}", level=logging.WARNING,
-                       code=error.code, file=error.path, worker=run.worker)
+            logs.event(
+                log,
+                "job_failed",
+                f"job {job.id} failed: {error.message}",
+                level=logging.WARNING,
+                code=error.code,
+                file=error.path,
+                worker=run.worker,
+            )
         return "failed"
     except Exception as exc:  # a bug, not bad input: log it whole, tell the client briefly
-        logs.event(log, "job_failed", f"job {job.id} failed unexpectedly: {exc}", level=logging.ERROR,
-                   exc_info=True, code="internal_error", worker=run.worker)
+        logs.event(
+            log,
+            "job_failed",
+            f"job {job.id} failed unexpectedly: {exc}",
+            level=logging.ERROR,
+            exc_info=True,
+            code="internal_error",
+            worker=run.worker,
+        )
         volume.remove_output(job.id)
         # Its text may name the server's files or the library's source: the log has it.
-        _finish(job.id, "failed", run, error=ErrorBody(code="internal_error", message="the encoder failed "
-                                                       f"unexpectedly; the worker's log has the details (job {job.id})"))
+        _finish(
+            job.id,
+            "failed",
+            run,
+            error=ErrorBody(
+                code="internal_error",
+                message=f"the encoder failed unexpectedly; the worker's log has the details (job {job.id})",
+            ),
+        )
         return "failed"
 
-    recorded = _finish(job.id, "succeeded", run, result=Result(
-        video=result.video.name, frames=result.frames, width=result.width, height=result.height, fps=result.fps,
-        codec=result.codec, bytes=result.bytes, duration_seconds=round(result.duration_seconds, 3),
-        bad_frames=len(result.bad_frames),
-    ), timing=(result.seconds, result.frames_per_second))
+    recorded = _finish(
+        job.id,
+        "succeeded",
+        run,
+        result=Result(
+            video=result.video.name,
+            frames=result.frames,
+            width=result.width,
+            height=result.height,
+            fps=result.fps,
+            codec=result.codec,
+            bytes=result.bytes,
+            duration_seconds=round(result.duration_seconds, 3),
+            bad_frames=len(result.bad_frames),
+        ),
+        timing=(result.seconds, result.frames_per_second),
+    )
     _best_effort(rt.store.record_rate, result.frames_per_second)
     if recorded:
-        logs.event(log, "job_succeeded", f"job {job.id} succeeded: {result.frames} frames in {result.seconds:.2f} s "
-                   f"({result.frames_per_second:.1f} frames/s), {result.bytes} bytes", worker=run.worker,
-                   frames=result.frames, seconds=round(result.seconds, 3), fps=round(result.frames_per_second, 1),
-                   bytes=result.bytes, codec=result.codec, width=result.width, height=result.height,
-                   video=result.video.name)
+        logs.event(
+            log,
+            "job_succeeded",
+            f"job {job.id} succeeded: {result.frames} frames in {result.seconds:.2f} s "
+            f"({result.frames_per_second:.1f} frames/s), {result.bytes} bytes",
+            worker=run.worker,
+            frames=result.frames,
+            seconds=round(result.seconds, 3),
+            fps=round(result.frames_per_second, 1),
+            bytes=result.bytes,
+            codec=result.codec,
+            width=result.width,
+            height=result.height,
+            video=result.video.name,
+        )
     return "succeeded"
 
 
@@ -111,12 +166,21 @@ def _stopped(rt: Runtime, job: Job, run: Run, exc: CancelledError) -> str:
     if run.reason == "hand_back":
         if rt.store.hand_back(job.id, run.token):
             rt.tasks.send_retaken(job.id)
-            logs.event(log, "job_handed_back", f"job {job.id} handed back to the queue: its worker is stopping",
-                       worker=run.worker)
+            logs.event(
+                log,
+                "job_handed_back",
+                f"job {job.id} handed back to the queue: its worker is stopping",
+                worker=run.worker,
+            )
         return "handed back"
     if run.reason == "lease_lost":
-        logs.event(log, "job_lease_lost", f"job {job.id} stopped: its lease is no longer this run's",
-                   level=logging.WARNING, worker=run.worker)
+        logs.event(
+            log,
+            "job_lease_lost",
+            f"job {job.id} stopped: its lease is no longer this run's",
+            level=logging.WARNING,
+            worker=run.worker,
+        )
         return "lease lost"  # the job is someone else's now: touch nothing
     if run.reason == "time_limit":
         return _time_limit_exceeded(rt, job, run)
@@ -132,8 +196,14 @@ def _time_limit_exceeded(rt: Runtime, job: Job, run: Run) -> str:
     limit = rt.settings.task_time_limit
     error = TimeLimitError(f"the job ran longer than the time limit of {limit:,} s (IMG2VID_TASK_TIME_LIMIT)")
     if _finish(job.id, "failed", run, error=ErrorBody(**error.to_dict())):
-        logs.event(log, "job_failed", f"job {job.id} failed: {error.message}", level=logging.WARNING,
-                   code=error.code, worker=run.worker)
+        logs.event(
+            log,
+            "job_failed",
+            f"job {job.id} failed: {error.message}",
+            level=logging.WARNING,
+            code=error.code,
+            worker=run.worker,
+        )
     return "failed"
 
 
@@ -168,8 +238,13 @@ def _finish(job_id: str, state: str, run: Run, **outcome) -> bool:
         try:
             if store.finish(job_id, state, token=run.token, **outcome):
                 return True
-            logs.event(log, "job_outcome_refused", f"job {job_id}: outcome {state} not recorded, the lease is "
-                       "no longer this run's", level=logging.WARNING, state=state)
+            logs.event(
+                log,
+                "job_outcome_refused",
+                f"job {job_id}: outcome {state} not recorded, the lease is no longer this run's",
+                level=logging.WARNING,
+                state=state,
+            )
             return False
         except redis.RedisError:
             if time.monotonic() > deadline:

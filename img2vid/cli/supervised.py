@@ -17,6 +17,7 @@ and runs its loop with its own signal handlers, leaving nowhere to wait for read
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import http.client
 import os
@@ -110,11 +111,16 @@ class Supervisor:
 
     def config(self) -> str:
         lines = [
-            "[supervisord]", "nodaemon=true", "silent=true", "loglevel=info",
+            "[supervisord]",
+            "nodaemon=true",
+            "silent=true",
+            "loglevel=info",
             f"logfile={_conf_value(self.log('supervisord'))}",
             f"pidfile={_conf_value(self.run_dir / 'supervisord.pid')}",
             f"childlogdir={_conf_value(self.run_dir)}",
-            "[unix_http_server]", f"file={_conf_value(self.socket)}", "chmod=0700",
+            "[unix_http_server]",
+            f"file={_conf_value(self.socket)}",
+            "chmod=0700",
             "[rpcinterface:supervisor]",
             "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
         ]
@@ -126,20 +132,29 @@ class Supervisor:
                 f"priority={p.priority}",
                 # `up` starts each part once the one before answers, and a part that
                 # exits stops the whole system, loudly, rather than being restarted.
-                "autostart=false", "autorestart=false", "startsecs=0", "startretries=0",
+                "autostart=false",
+                "autorestart=false",
+                "startsecs=0",
+                "startretries=0",
                 # TERM to the main process only (a warm shutdown); SIGKILL to the group.
-                "stopsignal=TERM", "stopasgroup=false", "killasgroup=true",
+                "stopsignal=TERM",
+                "stopasgroup=false",
+                "killasgroup=true",
                 f"stopwaitsecs={STOP_WAIT_SECONDS}",
                 "redirect_stderr=true",
                 f"stdout_logfile={_conf_value(self.log(p.name))}",
-                "stdout_logfile_maxbytes=50MB", "stdout_logfile_backups=3",
+                "stdout_logfile_maxbytes=50MB",
+                "stdout_logfile_backups=3",
             ]
         groups: dict[str, list[Program]] = {}
         for p in self.programs:
             groups.setdefault(p.group, []).append(p)
         for group, members in groups.items():
-            lines += [f"[group:{group}]", f"programs={','.join(p.name for p in members)}",
-                      f"priority={members[0].priority}"]
+            lines += [
+                f"[group:{group}]",
+                f"programs={','.join(p.name for p in members)}",
+                f"priority={members[0].priority}",
+            ]
         return "\n".join(lines) + "\n"
 
     def start(self, timeout: float = 15) -> None:
@@ -151,19 +166,27 @@ class Supervisor:
         with open(self.log("supervisord"), "ab") as out:
             self.popen = subprocess.Popen(
                 [sys.executable, "-m", "supervisor.supervisord", "--configuration", str(conf)],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self.env,
                 # Its own session: a terminal's Ctrl-C goes to `up` alone, which then
                 # stops supervisord once, and supervisord stops the rest in order.
-                start_new_session=True, preexec_fn=_set_parent_death_signal,
+                start_new_session=True,
+                preexec_fn=_set_parent_death_signal,
             )
         try:
-            wait_until(lambda: self.popen.poll() is not None or self.rpc.getState()["statename"] == "RUNNING",
-                       timeout, "supervisord to answer")
+            wait_until(
+                lambda: self.popen.poll() is not None or self.rpc.getState()["statename"] == "RUNNING",
+                timeout,
+                "supervisord to answer",
+            )
         except TimeoutError as exc:
             raise SupervisorError(f"{exc}; see {self.log('supervisord')}") from None
         if self.popen.poll() is not None:
-            raise SupervisorError(f"supervisord exited with status {self.popen.returncode}; "
-                                  f"see {self.log('supervisord')}")
+            raise SupervisorError(
+                f"supervisord exited with status {self.popen.returncode}; see {self.log('supervisord')}"
+            )
 
     def start_group(self, group: str) -> None:
         """Start every program of ``group`` without waiting; ``failure()`` tells if one dies."""
@@ -209,9 +232,7 @@ class Supervisor:
                     self.popen.kill()
                     self.popen.wait()
             for pgid in self.groups:
-                try:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pgid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
         finally:
             shutil.rmtree(self.run_dir, ignore_errors=True)

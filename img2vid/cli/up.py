@@ -41,9 +41,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         import supervisor  # noqa: F401  (supervisord runs as python -m supervisor.supervisord)
     except ImportError:
-        raise UpError("img2vid up needs the supervisor package: pip install -e '.[up]'", code="missing_dependency") from None
-    from img2vid.cli.supervised import Program, Supervisor
+        raise UpError(
+            "img2vid up needs the supervisor package: pip install -e '.[up]'", code="missing_dependency"
+        ) from None
     from img2vid.cli.processes import NoRedisServerError, free_port, ready_workers, redis_argv, web_argv, worker_argv
+    from img2vid.cli.supervised import Program, Supervisor
 
     if args.workers < 1:
         raise UpError(f"--workers must be 1 or more, got {args.workers}", code="bad_workers")
@@ -72,16 +74,22 @@ def run(args: argparse.Namespace) -> int:
         try:
             redis.Redis.from_url(redis_url, socket_connect_timeout=2).ping()
         except redis.RedisError as exc:
-            raise UpError(f"cannot reach Redis at IMG2VID_REDIS_URL={redis_url}: {exc}",
-                          code="redis_unavailable") from None
+            raise UpError(
+                f"cannot reach Redis at IMG2VID_REDIS_URL={redis_url}: {exc}", code="redis_unavailable"
+            ) from None
         where_redis = f"Redis at {redis_url}"
     for i in range(1, args.workers + 1):
         programs.append(Program(f"worker{i}", worker_argv(f"worker{i}", settings.queue), "app", APP))
     programs.append(Program("web", web_argv(args.port), "app", APP))
 
     # Every process reads the same settings: pass on the ones `up` decides.
-    env = {**os.environ, "IMG2VID_DATA_DIR": str(data), "IMG2VID_REDIS_URL": redis_url,
-           "IMG2VID_KEY_PREFIX": settings.key_prefix, "IMG2VID_QUEUE": settings.queue}
+    env = {
+        **os.environ,
+        "IMG2VID_DATA_DIR": str(data),
+        "IMG2VID_REDIS_URL": redis_url,
+        "IMG2VID_KEY_PREFIX": settings.key_prefix,
+        "IMG2VID_QUEUE": settings.queue,
+    }
     sup = Supervisor(programs, data / "logs", env)
     url = f"http://127.0.0.1:{args.port}"
     # SIGTERM and SIGHUP stop everything just as Ctrl-C does. supervisord and its
@@ -91,14 +99,21 @@ def run(args: argparse.Namespace) -> int:
         sup.start()
         if "valkey" in {p.group for p in programs}:
             sup.start_group("valkey")
-            _await(sup, lambda: redis.Redis.from_url(redis_url, socket_connect_timeout=0.2).ping(), 15, "Valkey to answer")
+            _await(
+                sup, lambda: redis.Redis.from_url(redis_url, socket_connect_timeout=0.2).ping(), 15, "Valkey to answer"
+            )
         sup.start_group("app")
-        _await(sup, lambda: urllib.request.urlopen(f"{url}/healthz", timeout=1).status == 200, 30, f"the web app on {url}")
+        _await(
+            sup, lambda: urllib.request.urlopen(f"{url}/healthz", timeout=1).status == 200, 30, f"the web app on {url}"
+        )
         _await(sup, lambda: ready_workers(url) >= args.workers, 60, f"{args.workers} worker(s) to report in")
         plural = "s" if args.workers != 1 else ""
-        print(f"img2vid up: listening on {url} with {args.workers} worker{plural}; data in {data} "
-              f"(frames for --remote jobs go in {data / 'inputs'}), logs in {sup.log_dir}, {where_redis}; "
-              "Ctrl-C stops it", flush=True)
+        print(
+            f"img2vid up: listening on {url} with {args.workers} worker{plural}; data in {data} "
+            f"(frames for --remote jobs go in {data / 'inputs'}), logs in {sup.log_dir}, {where_redis}; "
+            "Ctrl-C stops it",
+            flush=True,
+        )
         while True:
             time.sleep(WATCH_SECONDS)
             failure = sup.failure()

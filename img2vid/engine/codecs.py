@@ -72,38 +72,107 @@ CODECS: dict[str, Codec] = {
         # MPEG-4 Part 2 sizes are 13-bit fields: 8191, made even. The encoder, tag and bit
         # rate cv2.VideoWriter uses for mp4v (fps x width x height bits/s), but fed
         # yuv420p made in the decode pool and free to use threads.
-        Codec("mp4v", "MP4 (MPEG-4 Part 2) — fastest, plays in VLC", ".mp4", (".mp4", ".mkv", ".avi"), False, True,
-              8190, 8190, PyAVWriting("mpeg4", bit_rate=BitRate(1.0, ceiling=2**30), codec_tag="mp4v")),
+        Codec(
+            "mp4v",
+            "MP4 (MPEG-4 Part 2) — fastest, plays in VLC",
+            ".mp4",
+            (".mp4", ".mkv", ".avi"),
+            False,
+            True,
+            8190,
+            8190,
+            PyAVWriting("mpeg4", bit_rate=BitRate(1.0, ceiling=2**30), codec_tag="mp4v"),
+        ),
         # libx264 refuses a side over 16384. A 5-frame lookahead instead of veryfast's 10
         # keeps a 1080p encode under 300 MiB (from 323) and costs nothing visible; moov
         # first, so a browser starts playing before the whole file is loaded.
-        Codec("h264", "MP4 (H.264) — plays in browsers", ".mp4", (".mp4", ".mkv"), True, True, 16384, 16384,
-              PyAVWriting("libx264", options={"preset": "veryfast", "crf": "23", "profile": "high", "rc-lookahead": "5"},
-                          container_options={"movflags": "+faststart"})),
+        Codec(
+            "h264",
+            "MP4 (H.264) — plays in browsers",
+            ".mp4",
+            (".mp4", ".mkv"),
+            True,
+            True,
+            16384,
+            16384,
+            PyAVWriting(
+                "libx264",
+                options={"preset": "veryfast", "crf": "23", "profile": "high", "rc-lookahead": "5"},
+                container_options={"movflags": "+faststart"},
+            ),
+        ),
         # VP9 sizes are 16-bit fields (minus one). libvpx's default "good" deadline runs
         # at 1.6 frames/s at 1080p: real time, and no lag (no frames held back).
-        Codec("vp9", "WebM (VP9) — plays in browsers, small files", ".webm", (".webm", ".mkv"), True, True,
-              65536, 65536,
-              PyAVWriting("libvpx-vp9", options={"deadline": "realtime", "cpu-used": "8", "row-mt": "1", "crf": "32",
-                                                 "lag-in-frames": "0"}, bit_rate=_VPX_BIT_RATE)),
+        Codec(
+            "vp9",
+            "WebM (VP9) — plays in browsers, small files",
+            ".webm",
+            (".webm", ".mkv"),
+            True,
+            True,
+            65536,
+            65536,
+            PyAVWriting(
+                "libvpx-vp9",
+                options={"deadline": "realtime", "cpu-used": "8", "row-mt": "1", "crf": "32", "lag-in-frames": "0"},
+                bit_rate=_VPX_BIT_RATE,
+            ),
+        ),
         # VP8 sizes are 14-bit fields: 16383, made even. Its first partition (the modes
         # of every macroblock) must fit a 19-bit length, and libvpx wraps it without a
         # word: a picture of flat 4x4 blocks at 240 fps overflows past 4778x4778, about
         # 89,000 macroblocks; 65,536 (4096x4096) leaves room for any content found.
         # FFmpeg's libvpx wrapper keeps a 25-frame lag even at the real-time deadline; no
         # lag means no frames held back and no hidden alt-ref frames.
-        Codec("vp8", "WebM (VP8) — plays in browsers", ".webm", (".webm", ".mkv"), True, True, 16382, 16382,
-              PyAVWriting("libvpx", options={"deadline": "realtime", "cpu-used": "8", "crf": "10", "auto-alt-ref": "0",
-                                             "lag-in-frames": "0"}, bit_rate=_VPX_BIT_RATE),
-              max_pixels=65_536 * 256),
+        Codec(
+            "vp8",
+            "WebM (VP8) — plays in browsers",
+            ".webm",
+            (".webm", ".mkv"),
+            True,
+            True,
+            16382,
+            16382,
+            PyAVWriting(
+                "libvpx",
+                options={
+                    "deadline": "realtime",
+                    "cpu-used": "8",
+                    "crf": "10",
+                    "auto-alt-ref": "0",
+                    "lag-in-frames": "0",
+                },
+                bit_rate=_VPX_BIT_RATE,
+            ),
+            max_pixels=65_536 * 256,
+        ),
         # JPEG's own limit (libjpeg's JPEG_MAX_DIMENSION).
-        Codec("mjpg", "AVI (Motion JPEG) — every frame a JPEG", ".avi", (".avi", ".mkv"), False, True, 65500, 65500,
-              OpenCVWriting("MJPG")),
+        Codec(
+            "mjpg",
+            "AVI (Motion JPEG) — every frame a JPEG",
+            ".avi",
+            (".avi", ".mkv"),
+            False,
+            True,
+            65500,
+            65500,
+            OpenCVWriting("MJPG"),
+        ),
         # No side limit of its own (checked past a million); AVI's is 65535. Past about
         # 80 MP a noisy frame compresses to more than Matroska's 256 MiB per block. Fed
         # BGR so it stays lossless (and keeps odd sizes, which OpenCV rounds down).
-        Codec("ffv1", "MKV (FFV1) — lossless, large", ".mkv", (".mkv", ".avi"), False, False, 65535, 65535,
-              PyAVWriting("ffv1", pix_fmt="bgr0"), max_pixels=8944 * 8944),
+        Codec(
+            "ffv1",
+            "MKV (FFV1) — lossless, large",
+            ".mkv",
+            (".mkv", ".avi"),
+            False,
+            False,
+            65535,
+            65535,
+            PyAVWriting("ffv1", pix_fmt="bgr0"),
+            max_pixels=8944 * 8944,
+        ),
     )
 }
 
@@ -137,8 +206,10 @@ def size_problem(codec: Codec, size: tuple[int, int], max_pixels: int | None) ->
     if w > codec.max_width or h > codec.max_height:
         return f"{codec.name} takes pictures of at most {codec.max_width}x{codec.max_height}, got {w}x{h}"
     if max_pixels is not None and w * h > max_pixels:
-        return (f"{w}x{h} is {w * h / 1e6:.1f} megapixels, over the limit of {max_pixels / 1e6:g} "
-                "megapixels (IMG2VID_MAX_PIXELS)")
+        return (
+            f"{w}x{h} is {w * h / 1e6:.1f} megapixels, over the limit of {max_pixels / 1e6:g} "
+            "megapixels (IMG2VID_MAX_PIXELS)"
+        )
     if codec.max_pixels is not None and w * h > codec.max_pixels:
         return f"{codec.name} cannot be relied on past {codec.max_pixels / 1e6:.1f} megapixels, got {w}x{h}"
     padded = (-(-w // 16) * 16 + 128) * (-(-h // 16) * 16 + 128)

@@ -9,8 +9,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from img2vid.errors import BadSourceError, NoFramesError
 from img2vid.engine.images import is_image_name
+from img2vid.errors import BadSourceError, NoFramesError
 
 _DIGITS = re.compile(r"(\d+)")
 _GLOB_CHARS = re.compile(r"[*?\[]")
@@ -30,8 +30,13 @@ class Discovery:
     where: str = ""
 
 
-def discover(source: str | os.PathLike[str], pattern: str | None = None, *,
-             root: str | os.PathLike[str] | None = None, shown_as: str | None = None) -> Discovery:
+def discover(
+    source: str | os.PathLike[str],
+    pattern: str | None = None,
+    *,
+    root: str | os.PathLike[str] | None = None,
+    shown_as: str | None = None,
+) -> Discovery:
     """List the frames in ``source`` (a folder, or a glob when it holds * ? or [).
 
     ``pattern`` filters file names inside a folder. Raises NoFramesError naming the folder
@@ -77,5 +82,7 @@ def _check_links(frames: list[Path], root: str) -> None:
         if path.is_symlink():
             target = os.path.realpath(path)
             if os.path.commonpath([root, target]) != root:
-                raise BadSourceError(f"{path.name} is a link to a file outside the input root; "
-                                     "only files inside it can be read", path=path.name)
+                raise BadSourceError(
+                    f"{path.name} is a link to a file outside the input root; only files inside it can be read",
+                    path=path.name,
+                )

@@ -15,6 +15,9 @@ from pathlib import Path
 import cv2
 
 from img2vid.engine.codecs import check_size, check_suffix, get_codec
+from img2vid.engine.discovery import discover
+from img2vid.engine.images import probe_size
+from img2vid.engine.options import EncodeOptions
 from img2vid.errors import (
     CancelledError,
     NoFramesError,
@@ -22,9 +25,6 @@ from img2vid.errors import (
     UnreadableFrameError,
     VerifyFailedError,
 )
-from img2vid.engine.discovery import discover
-from img2vid.engine.images import probe_size
-from img2vid.engine.options import EncodeOptions
 
 from .fit import even_size, fit_frame
 from .frames import read_frame
@@ -198,8 +198,12 @@ def _write(files, codec, opts, frames, size, ticker, bad, threads, window) -> tu
 
     written, first = 0, None
     results = ordered_map(
-        decode, frames, threads=threads or default_threads(), window=window,
-        on_wait=ticker.tick, wait_step=ticker.interval,
+        decode,
+        frames,
+        threads=threads or default_threads(),
+        window=window,
+        on_wait=ticker.tick,
+        wait_step=ticker.interval,
     )
     try:
         # closing(): on an error the pool is shut down now, not whenever the

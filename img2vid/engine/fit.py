@@ -41,7 +41,7 @@ def fit_frame(img: np.ndarray, size: tuple[int, int], mode: str) -> np.ndarray:
     sy, dy = max(0, (nh - H) // 2), max(0, (H - nh) // 2)
     cw, ch = min(nw, W), min(nh, H)
     if (cw, ch) == (W, H):
-        return np.ascontiguousarray(scaled[sy:sy + H, sx:sx + W])
+        return np.ascontiguousarray(scaled[sy : sy + H, sx : sx + W])
     out = np.zeros((H, W, 3), np.uint8)
-    out[dy:dy + ch, dx:dx + cw] = scaled[sy:sy + ch, sx:sx + cw]
+    out[dy : dy + ch, dx : dx + cw] = scaled[sy : sy + ch, sx : sx + cw]
     return out

@@ -8,9 +8,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from img2vid.errors import UnreadableFrameError
 from img2vid.engine.images import JPEG_SUFFIXES, too_many_bytes
 from img2vid.engine.options import DEFAULT_MAX_FRAME_BYTES
+from img2vid.errors import UnreadableFrameError
 
 # OpenCV logs decoder complaints on stderr; we report each failure once, naming the file.
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
@@ -31,8 +31,9 @@ def read_frame(path: Path, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> np.ndarr
     # libjpeg fills a cut-off JPEG with grey and only warns; a whole JPEG ends with EOI
     # (some cameras pad it with zeros after that).
     if is_jpeg and data.rstrip(b"\x00")[-2:] != b"\xff\xd9":
-        raise UnreadableFrameError(f"{path.name}: truncated JPEG, or other data after its end "
-                                   "(no end-of-image marker at its end)", path=path)
+        raise UnreadableFrameError(
+            f"{path.name}: truncated JPEG, or other data after its end (no end-of-image marker at its end)", path=path
+        )
     # JPEG is always 8-bit and IMREAD_COLOR applies its EXIF orientation; the others are
     # read unchanged so that alpha and 16-bit samples can be handled below.
     flags = cv2.IMREAD_COLOR if is_jpeg else cv2.IMREAD_UNCHANGED

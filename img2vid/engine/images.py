@@ -11,8 +11,8 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from img2vid.errors import FrameTooLargeError, UnreadableFrameError
 from img2vid.engine.options import DEFAULT_MAX_FRAME_BYTES
+from img2vid.errors import FrameTooLargeError, UnreadableFrameError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 JPEG_SUFFIXES = frozenset({".jpg", ".jpeg"})
@@ -31,8 +31,9 @@ def is_image_name(name: str) -> bool:
 def too_many_bytes(name: str, max_bytes: int, size: int | None = None) -> FrameTooLargeError:
     """The refusal of frame ``name`` (``size`` bytes, when known) over the byte limit."""
     what = f"the file is {size:,} bytes, over" if size is not None else "the file is over"
-    return FrameTooLargeError(f"{name}: {what} the limit of {max_bytes:,} bytes per frame (IMG2VID_MAX_FRAME_BYTES)",
-                              path=name)
+    return FrameTooLargeError(
+        f"{name}: {what} the limit of {max_bytes:,} bytes per frame (IMG2VID_MAX_FRAME_BYTES)", path=name
+    )
 
 
 def check_file_size(path: Path, max_bytes: int) -> int:

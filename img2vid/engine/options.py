@@ -12,8 +12,16 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError, WithJsonSchema
-from pydantic import model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
 
 from img2vid.engine.codecs import CODECS, DEFAULT_CODEC, size_problem, unknown_codec_message
 from img2vid.errors import from_validation, invalid, shown
@@ -80,11 +88,16 @@ def _fit(value: object) -> str:
 
 Fps = Annotated[float, Field(ge=MIN_FPS, le=MAX_FPS, description="frames per second"), BeforeValidator(_fps)]
 CodecName = Annotated[Literal[tuple(CODECS)], BeforeValidator(_codec)]  # type: ignore[valid-type]
-Fit = Annotated[Literal[FITS], BeforeValidator(_fit),  # type: ignore[valid-type]
-                Field(description="how a frame of another size is placed")]
+Fit = Annotated[
+    Literal[FITS],
+    BeforeValidator(_fit),  # type: ignore[valid-type]
+    Field(description="how a frame of another size is placed"),
+]
 # Parsed once into (width, height); written back as "WxH" wherever it is shown or stored.
 Size = Annotated[
-    tuple[int, int], BeforeValidator(_size), PlainSerializer(lambda s: f"{s[0]}x{s[1]}", return_type=str),
+    tuple[int, int],
+    BeforeValidator(_size),
+    PlainSerializer(lambda s: f"{s[0]}x{s[1]}", return_type=str),
     WithJsonSchema({"type": "string", "pattern": r"^\d{1,6}[xX]\d{1,6}$", "description": "WxH"}),
 ]
 

@@ -41,7 +41,9 @@ class OutputFiles:
         if not self.overwrite:
             for target in (self.video, self.poster):
                 if target.exists():
-                    raise OutputExistsError(f"{target} already exists; choose another name or allow overwriting", path=target)
+                    raise OutputExistsError(
+                        f"{target} already exists; choose another name or allow overwriting", path=target
+                    )
         # Prove we can create a file there (a read-only mount passes os.access as root).
         try:
             with open(self.tmp_video, "xb"):
@@ -68,11 +70,15 @@ class OutputFiles:
             # link() fails if the target appeared meanwhile, so nothing is clobbered.
             os.link(tmp, target)
         except FileExistsError:
-            raise OutputExistsError(f"{target} already exists; choose another name or allow overwriting", path=target) from None
+            raise OutputExistsError(
+                f"{target} already exists; choose another name or allow overwriting", path=target
+            ) from None
         except OSError:
             # No hard links on this filesystem: check, then rename.
             if target.exists():
-                raise OutputExistsError(f"{target} already exists; choose another name or allow overwriting", path=target) from None
+                raise OutputExistsError(
+                    f"{target} already exists; choose another name or allow overwriting", path=target
+                ) from None
             os.replace(tmp, target)
             return
         os.unlink(tmp)

@@ -24,7 +24,7 @@ def ordered_map(
     window: int,
     on_wait: Callable[[], None],
     wait_step: float = 0.1,
-) -> Iterator[tuple[T, "cf.Future[R]"]]:
+) -> Iterator[tuple[T, cf.Future[R]]]:
     """Yield ``(item, done_future)`` in input order, running ``fn`` on at most ``window``
     items ahead of the consumer. ``on_wait`` is called every ``wait_step`` seconds while
     the next result is not ready, so the caller can report progress and honour a cancel

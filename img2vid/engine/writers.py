@@ -7,6 +7,7 @@ single writer thread. ``write`` and ``close`` run in the caller's thread, in ord
 
 from __future__ import annotations
 
+import contextlib
 from fractions import Fraction
 from pathlib import Path
 from typing import Protocol
@@ -109,10 +110,9 @@ class PyAVWriter:
             self._out.close()
 
     def abort(self) -> None:
-        try:
+        # The file is being thrown away; a muxer complaint changes nothing.
+        with contextlib.suppress(Exception):
             self._out.close()
-        except Exception:  # the file is being thrown away; a muxer complaint changes nothing
-            pass
 
 
 def open_writer(codec: Codec, path: Path, fps: float, size: tuple[int, int]) -> Writer:
@@ -125,6 +125,14 @@ def open_writer(codec: Codec, path: Path, fps: float, size: tuple[int, int]) -> 
     how = codec.writing
     if isinstance(how, OpenCVWriting):
         return OpenCVWriter(path, how.fourcc, fps, size)
-    return PyAVWriter(path, how.encoder, fps, size, how.options,
-                      bit_rate=how.bit_rate(fps, size) if how.bit_rate else None,
-                      container_options=how.container_options, pix_fmt=how.pix_fmt, codec_tag=how.codec_tag)
+    return PyAVWriter(
+        path,
+        how.encoder,
+        fps,
+        size,
+        how.options,
+        bit_rate=how.bit_rate(fps, size) if how.bit_rate else None,
+        container_options=how.container_options,
+        pix_fmt=how.pix_fmt,
+        codec_tag=how.codec_tag,
+    )

@@ -7,5 +7,13 @@ from img2vid.store.metrics import Histogram, Snapshot
 from img2vid.store.sender import ENCODE_TASK, TaskQueue, make_celery
 from img2vid.store.workers import WORKER_ALIVE_SECONDS
 
-__all__ = ["ENCODE_TASK", "WORKER_ALIVE_SECONDS", "Histogram", "JobStore", "Snapshot", "TaskQueue", "make_celery",
-           "new_job_id"]
+__all__ = [
+    "ENCODE_TASK",
+    "WORKER_ALIVE_SECONDS",
+    "Histogram",
+    "JobStore",
+    "Snapshot",
+    "TaskQueue",
+    "make_celery",
+    "new_job_id",
+]

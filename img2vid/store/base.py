@@ -24,8 +24,12 @@ class StoreBase:
     @classmethod
     def from_url(cls, url: str, prefix: str = "img2vid:"):
         client = redis.Redis.from_url(
-            url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5,
-            health_check_interval=15, retry_on_timeout=True,
+            url,
+            decode_responses=True,
+            socket_connect_timeout=2,
+            socket_timeout=5,
+            health_check_interval=15,
+            retry_on_timeout=True,
         )
         return cls(client, prefix)
 

@@ -27,7 +27,7 @@ class EtaMixin(StoreBase):
             pipe.hmget(self._keys.job(i), "frames_total", "frames_done")
         rows = pipe.execute()
         queued = [int(t or 0) for t, _ in rows[: len(ids)]]
-        rest = sum(max(0, int(t or 0) - int(d or 0)) for t, d in rows[len(ids):])
+        rest = sum(max(0, int(t or 0) - int(d or 0)) for t, d in rows[len(ids) :])
         if queued and rank > len(queued):
             return sum(queued) / len(queued) * rank + rest
         return sum(queued) + rest

@@ -9,8 +9,9 @@ from img2vid.store.base import StoreBase
 
 
 class IdempotencyMixin(StoreBase):
-    def claim_idempotency_key(self, key: str, job_id: str, fingerprint: str, ttl: int,
-                              owner: str | None = None) -> tuple[str, str] | None:
+    def claim_idempotency_key(
+        self, key: str, job_id: str, fingerprint: str, ttl: int, owner: str | None = None
+    ) -> tuple[str, str] | None:
         """Bind ``owner``'s ``key`` to ``job_id``; if it was bound already, return the
         (job_id, fingerprint) it holds."""
         with self._guard():

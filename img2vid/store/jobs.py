@@ -51,8 +51,9 @@ class JobsMixin(EtaMixin, WorkersMixin):
                 pipe.hgetall(self._keys.job(i))
             return [from_hash(h) for h in pipe.execute() if h]
 
-    def list(self, state: str | None = None, limit: int = 50, offset: int = 0,
-             owner: str | None = None) -> tuple[list[Job], int]:
+    def list(
+        self, state: str | None = None, limit: int = 50, offset: int = 0, owner: str | None = None
+    ) -> tuple[list[Job], int]:
         """A page of jobs, newest first, and how many there are in all; only ``owner``'s
         when given."""
         k = self._keys
@@ -61,7 +62,7 @@ class JobsMixin(EtaMixin, WorkersMixin):
                 # The owner's set scores each job by its creation, as the state sets do.
                 ids = self._redis.zinter({k.owner(owner): 1, k.state(state): 0})
                 total = len(ids)
-                ids = ids[::-1][offset: offset + max(0, limit)]
+                ids = ids[::-1][offset : offset + max(0, limit)]
             else:
                 key = k.owner(owner) if owner is not None else (k.state(state) if state else k.all)
                 pipe = self._redis.pipeline(transaction=False)
@@ -78,7 +79,7 @@ class JobsMixin(EtaMixin, WorkersMixin):
                 pipe.zcard(self._keys.state(s))
             pipe.zcount(self._keys.workers, self.alive_since(), "+inf")
             *states, workers = pipe.execute()
-            return {**dict(zip(STATES, states)), "workers": workers}
+            return {**dict(zip(STATES, states, strict=True)), "workers": workers}
 
     def exists(self, job_id: str) -> bool:
         return bool(self._redis.exists(self._keys.job(job_id)))
@@ -101,15 +102,16 @@ class JobsMixin(EtaMixin, WorkersMixin):
         queued or running is never one (a stale entry): it leaves the index instead."""
         k = self._keys
         while True:
-            ids = self._redis.zrangebyscore(k.finished, "-inf", self.server_time() - retention_seconds,
-                                            start=0, num=limit)
+            ids = self._redis.zrangebyscore(
+                k.finished, "-inf", self.server_time() - retention_seconds, start=0, num=limit
+            )
             if not ids:
                 return []
             pipe = self._redis.pipeline(transaction=False)
             for job_id in ids:
                 pipe.hget(k.job(job_id), "state")
             found = []
-            for job_id, state in zip(ids, pipe.execute()):
+            for job_id, state in zip(ids, pipe.execute(), strict=True):
                 if state in ("queued", "running"):
                     self._redis.zrem(k.finished, job_id)
                 else:

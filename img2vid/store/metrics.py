@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from img2vid.job import FINISHED, STATES
-from img2vid.store.workers import WorkersMixin
 from img2vid.store.broker import broker_lists
+from img2vid.store.workers import WorkersMixin
 
 # Encode wall time, from a handful of thumbnails (tenths of a second) to an hour of 1080p.
 SECONDS_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
@@ -43,8 +43,12 @@ def bucket_of(value: float, bounds: tuple[float, ...]) -> str:
 def observation_args(seconds: float, frames_per_second: float) -> list[str]:
     """The FINISH script's extra arguments for a succeeded run: each histogram's value
     and the bucket it falls in (bucketing here keeps the bounds in one place)."""
-    return [repr(seconds), bucket_of(seconds, SECONDS_BUCKETS),
-            repr(frames_per_second), bucket_of(frames_per_second, FPS_BUCKETS)]
+    return [
+        repr(seconds),
+        bucket_of(seconds, SECONDS_BUCKETS),
+        repr(frames_per_second),
+        bucket_of(frames_per_second, FPS_BUCKETS),
+    ]
 
 
 @dataclass
@@ -83,7 +87,7 @@ class MetricsMixin(WorkersMixin):
             for name in broker_lists(queue):
                 pipe.llen(name)
             counters, queue_depth, workers, *rest = pipe.execute()
-        states, lists = rest[:len(STATES)], rest[len(STATES):]
+        states, lists = rest[: len(STATES)], rest[len(STATES) :]
 
         def n(field: str) -> int:
             return int(counters.get(field) or 0)
@@ -94,7 +98,7 @@ class MetricsMixin(WorkersMixin):
             finished={s: n(f"finished:{s}") for s in STATES if s in FINISHED},
             requeued={r: n(f"requeued:{r}") for r in REQUEUE_REASONS},
             histograms={name: _histogram(counters, name, bounds) for name, bounds in HISTOGRAMS.items()},
-            jobs=dict(zip(STATES, states)),
+            jobs=dict(zip(STATES, states, strict=True)),
             queue_depth=queue_depth,
             broker_messages=sum(lists),
             workers=workers,

@@ -20,9 +20,15 @@ def to_hash(job: Job) -> dict[str, str | int]:
     # allow_nan=False: what is not strict JSON fails here, rather than in every later
     # listing of it.
     return {
-        "id": job.id, "state": job.state, "spec": json.dumps(job.spec.model_dump(mode="json"), allow_nan=False),
-        "created_at": repr(job.created_at), "frames_total": job.frames_total, "frames_done": job.frames_done,
-        "attempts": job.attempts, "upload": "1" if job.upload else "0", "owner": job.owner or "",
+        "id": job.id,
+        "state": job.state,
+        "spec": json.dumps(job.spec.model_dump(mode="json"), allow_nan=False),
+        "created_at": repr(job.created_at),
+        "frames_total": job.frames_total,
+        "frames_done": job.frames_done,
+        "attempts": job.attempts,
+        "upload": "1" if job.upload else "0",
+        "owner": job.owner or "",
     }
 
 
@@ -39,23 +45,25 @@ def from_hash(h: dict[str, str]) -> Job:
         v = h.get(name)
         return float(v) if v not in (None, "") else None
 
-    return Job.model_validate({
-        "id": h["id"],
-        "state": h["state"],
-        "spec": json.loads(h.get("spec") or "{}"),
-        "created_at": float(h["created_at"]),
-        "started_at": number("started_at"),
-        "finished_at": number("finished_at"),
-        "frames_total": int(h.get("frames_total") or 0),
-        "frames_done": int(h.get("frames_done") or 0),
-        "attempts": int(h.get("attempts") or 0),
-        "result": _loads(h["result"]) if h.get("result") else None,
-        "error": _loads(h["error"]) if h.get("error") else None,
-        "upload": h.get("upload") == "1",
-        "owner": h.get("owner") or None,
-        "worker": h.get("worker") or None,
-        "pid": int(h["pid"]) if h.get("pid") else None,
-    })
+    return Job.model_validate(
+        {
+            "id": h["id"],
+            "state": h["state"],
+            "spec": json.loads(h.get("spec") or "{}"),
+            "created_at": float(h["created_at"]),
+            "started_at": number("started_at"),
+            "finished_at": number("finished_at"),
+            "frames_total": int(h.get("frames_total") or 0),
+            "frames_done": int(h.get("frames_done") or 0),
+            "attempts": int(h.get("attempts") or 0),
+            "result": _loads(h["result"]) if h.get("result") else None,
+            "error": _loads(h["error"]) if h.get("error") else None,
+            "upload": h.get("upload") == "1",
+            "owner": h.get("owner") or None,
+            "worker": h.get("worker") or None,
+            "pid": int(h["pid"]) if h.get("pid") else None,
+        }
+    )
 
 
 def _loads(text: str) -> Any:

@@ -26,8 +26,16 @@ class RunsMixin(JobsMixin):
     def progress(self, job_id: str, done: int, total: int, token: str) -> None:
         self._run("progress", job_id, done, total, token)
 
-    def finish(self, job_id: str, state: str, *, token: str = "", result: Result | None = None,
-               error: ErrorBody | None = None, timing: tuple[float, float] | None = None) -> bool:
+    def finish(
+        self,
+        job_id: str,
+        state: str,
+        *,
+        token: str = "",
+        result: Result | None = None,
+        error: ErrorBody | None = None,
+        timing: tuple[float, float] | None = None,
+    ) -> bool:
         """Record the outcome of run ``token`` (refused if the lease is not its own), or
         cancel a queued job (no token). ``timing`` (encode seconds, frames/s) of a
         succeeded run goes into the metrics' histograms in the same step."""
@@ -68,6 +76,7 @@ class RunsMixin(JobsMixin):
             if state == -1:
                 return None
             if state == "queued":
-                self.finish(job_id, "cancelled",
-                            error=ErrorBody(code="cancelled", message="cancelled before it started"))
+                self.finish(
+                    job_id, "cancelled", error=ErrorBody(code="cancelled", message="cancelled before it started")
+                )
             return state

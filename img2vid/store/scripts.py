@@ -46,7 +46,9 @@ end
 """
 
 # ARGV: id, token, worker, pid, lease seconds.  -> 1 started, 0 not queued, -1 unknown
-START = _COMMON + """
+START = (
+    _COMMON
+    + """
 local s = redis.call('HGET', KEYS[1], 'state')
 if not s then return -1 end
 if s ~= 'queued' then return 0 end
@@ -59,21 +61,27 @@ log({ev='start', token=ARGV[2], worker=ARGV[3], pid=tonumber(ARGV[4]), attempt=a
 count('started')
 return 1
 """
+)
 
 # ARGV: token, lease seconds.  -> 1 renewed, 0 the lease is not ours any more
-RENEW = _COMMON + """
+RENEW = (
+    _COMMON
+    + """
 if redis.call('HGET', KEYS[1], 'state') ~= 'running' or redis.call('HGET', KEYS[1], 'lease') ~= ARGV[1] then
   return 0
 end
 redis.call('HSET', KEYS[1], 'lease_until', tostring(now() + tonumber(ARGV[2])))
 return 1
 """
+)
 
 # ARGV: id, state, result json, error json, token, and for a succeeded run optionally
 # encode seconds, its bucket, frames/s, its bucket (metrics.observation_args).
 # A run finishes its own job (token); a queued job may be finished as cancelled with no
 # token.  -> 1 done, 0 refused, -1 unknown
-FINISH = _COMMON + """
+FINISH = (
+    _COMMON
+    + """
 local s = redis.call('HGET', KEYS[1], 'state')
 if not s then return -1 end
 if s == 'running' and redis.call('HGET', KEYS[1], 'lease') == ARGV[5] and ARGV[5] ~= '' then
@@ -90,9 +98,12 @@ if s == 'queued' and ARGV[2] == 'cancelled' and ARGV[5] == '' then
 end
 return 0
 """
+)
 
 # ARGV: id, token.  A stopping worker gives its running job back to the queue.
-HAND_BACK = _COMMON + """
+HAND_BACK = (
+    _COMMON
+    + """
 if redis.call('HGET', KEYS[1], 'state') ~= 'running' or redis.call('HGET', KEYS[1], 'lease') ~= ARGV[2] then
   return 0
 end
@@ -103,11 +114,14 @@ log({ev='end', token=ARGV[2], t=now(), outcome='handed_back'})
 count('requeued:handed_back')
 return 1
 """
+)
 
 # ARGV: id, most worker deaths.  A running job whose lease has ended lost its worker:
 # back to the queue, or failed once it has killed (or lost) too many workers.
 # -> 'requeued' | 'failed' | 'cancelled' | '' (nothing to do)
-REAP = _COMMON + """
+REAP = (
+    _COMMON
+    + """
 if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return '' end
 local until_ = tonumber(redis.call('HGET', KEYS[1], 'lease_until') or '0')
 local t = now()
@@ -116,7 +130,8 @@ local token = redis.call('HGET', KEYS[1], 'lease') or ''
 log({ev='end', token=token, t=t, outcome='worker_lost'})
 local deaths = redis.call('HINCRBY', KEYS[1], 'deaths', 1)
 if redis.call('HGET', KEYS[1], 'cancel') == '1' then
-  finish(ARGV[1], 'running', 'cancelled', '', cjson.encode({code='cancelled', message='cancelled; its worker was lost'}), '', '')
+  local error = cjson.encode({code='cancelled', message='cancelled; its worker was lost'})
+  finish(ARGV[1], 'running', 'cancelled', '', error, '', '')
   return 'cancelled'
 end
 if deaths >= tonumber(ARGV[2]) then
@@ -130,9 +145,12 @@ move(ARGV[1], 'running', 'queued')
 count('requeued:worker_lost')
 return 'requeued'
 """
+)
 
 PROGRESS = """
-if redis.call('HGET', KEYS[1], 'state') ~= 'running' or redis.call('HGET', KEYS[1], 'lease') ~= ARGV[3] then return 0 end
+if redis.call('HGET', KEYS[1], 'state') ~= 'running' or redis.call('HGET', KEYS[1], 'lease') ~= ARGV[3] then
+  return 0
+end
 redis.call('HSET', KEYS[1], 'frames_done', ARGV[1], 'frames_total', ARGV[2])
 return 1
 """
@@ -144,5 +162,12 @@ if s == 'running' then redis.call('HSET', KEYS[1], 'cancel', '1') end
 return s
 """
 
-ALL = {"start": START, "renew": RENEW, "finish": FINISH, "hand_back": HAND_BACK, "reap": REAP,
-       "progress": PROGRESS, "request_cancel": REQUEST_CANCEL}
+ALL = {
+    "start": START,
+    "renew": RENEW,
+    "finish": FINISH,
+    "hand_back": HAND_BACK,
+    "reap": REAP,
+    "progress": PROGRESS,
+    "request_cancel": REQUEST_CANCEL,
+}

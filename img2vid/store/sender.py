@@ -62,8 +62,9 @@ class TaskQueue:
         try:
             with self._app.producer_or_acquire() as producer:
                 for job_id in job_ids:
-                    self._app.send_task(ENCODE_TASK, args=[job_id], queue=self.queue, priority=priority,
-                                        producer=producer)
+                    self._app.send_task(
+                        ENCODE_TASK, args=[job_id], queue=self.queue, priority=priority, producer=producer
+                    )
         except (OperationalError, ConnectionError, OSError) as exc:
             log.warning("the queue (Redis) cannot be reached: %s", exc, extra={"event": "redis_unavailable"})
             raise UnavailableError("the queue (Redis) cannot be reached; try again in a minute") from exc

@@ -9,8 +9,15 @@ from playwright.sync_api import Page
 SHOTS = Path("test-artifacts/screenshots")
 CHROMIUM = "/usr/bin/chromium"
 # Chromium's own background traffic would be refused by this machine's closed network.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+]
 
 
 def shot(page: Page, name: str) -> None:

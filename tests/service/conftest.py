@@ -14,8 +14,8 @@ import pytest
 import redis
 
 from img2vid.testing import Stack
-from servicetools import TEST_REDIS, Service, forget_keys
 
+from servicetools import TEST_REDIS, Service, forget_keys
 
 # Small limits so that every limit can be crossed with small files.
 LIMITS = {
@@ -34,13 +34,17 @@ def service(tmp_path_factory) -> Service:
     (data / "inputs").mkdir()
     prefix = f"img2vid-test-{uuid.uuid4().hex[:8]}:"
     env = {
-        "IMG2VID_REDIS_URL": TEST_REDIS, "IMG2VID_DATA_DIR": str(data), "IMG2VID_KEY_PREFIX": prefix,
+        "IMG2VID_REDIS_URL": TEST_REDIS,
+        "IMG2VID_DATA_DIR": str(data),
+        "IMG2VID_KEY_PREFIX": prefix,
         # Outside the store's prefix, so it can never meet one of the store's keys.
-        "IMG2VID_QUEUE": f"q-{prefix}", **LIMITS,
+        "IMG2VID_QUEUE": f"q-{prefix}",
+        **LIMITS,
         # The rate limiter runs on every request (its counts under the prefix) but never
         # refuses: these tests poll and create jobs faster than any person. test_access.py
         # tests the limits on a web process of its own.
-        "IMG2VID_RATE_LIMIT": "100000 per minute", "IMG2VID_RATE_LIMIT_CREATE": "100000 per minute",
+        "IMG2VID_RATE_LIMIT": "100000 per minute",
+        "IMG2VID_RATE_LIMIT_CREATE": "100000 per minute",
     }
     stack = Stack(data_dir=data, log_dir=Path("test-artifacts/logs"), env=env)
     client = redis.Redis.from_url(TEST_REDIS)

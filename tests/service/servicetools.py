@@ -21,7 +21,6 @@ from img2vid.store import JobStore
 from img2vid.store.testing import forget_everything
 from img2vid.testing import Stack, wait_until
 
-
 # The machine's Redis, a database of the tests' own (REDIS_URL_TESTS to change it).
 TEST_REDIS = os.environ.get("REDIS_URL_TESTS", "redis://127.0.0.1:6379/13")
 
@@ -59,7 +58,7 @@ class Service:
             return status, h, strict_json(payload)
         return status, h, payload
 
-    def as_(self, token: str | None) -> "Service":
+    def as_(self, token: str | None) -> Service:
         """The same service as a client holding ``token`` sees it."""
         return replace(self, token=token)
 
@@ -69,8 +68,9 @@ class Service:
         return job
 
     def wait_state(self, job_id: str, *states: str, timeout: float = 60) -> dict:
-        return wait_until(lambda: (j := self.get_job(job_id))["state"] in states and j, timeout,
-                          f"job {job_id} to reach {states}")
+        return wait_until(
+            lambda: (j := self.get_job(job_id))["state"] in states and j, timeout, f"job {job_id} to reach {states}"
+        )
 
 
 def _not_json(constant: str):
@@ -82,10 +82,13 @@ def strict_json(payload: bytes | str):
     return json.loads(payload, parse_constant=_not_json)
 
 
-def img2vid(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 90) -> subprocess.CompletedProcess:
+def img2vid(
+    *args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 90
+) -> subprocess.CompletedProcess:
     """Run the command line as a user does: a process of its own, output captured."""
-    return subprocess.run([sys.executable, "-m", "img2vid", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "img2vid", *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env
+    )
 
 
 def one_error_line(run: subprocess.CompletedProcess, code: str) -> str:
@@ -123,7 +126,9 @@ def picture(i: int, size=(320, 240)) -> np.ndarray:
     img[:, :, 2] = (200 - 120 * x * y).astype(np.uint8)
     cx = int(w * (0.15 + 0.7 * (i % 30) / 29))
     cv2.circle(img, (cx, h // 2), max(4, h // 6), (40, 200, 255), -1)
-    cv2.putText(img, f"frame {i}", (w // 20, h - h // 12), cv2.FONT_HERSHEY_SIMPLEX, h / 300, (255, 255, 255), max(1, h // 150))
+    cv2.putText(
+        img, f"frame {i}", (w // 20, h - h // 12), cv2.FONT_HERSHEY_SIMPLEX, h / 300, (255, 255, 255), max(1, h // 150)
+    )
     return img
 
 
@@ -180,8 +185,10 @@ def multipart(fields: dict[str, str], files: list[tuple[str, str, bytes]]) -> tu
     for k, v in fields.items():
         out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode())
     for field, name, data in files:
-        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{name}"\r\n'
-                  f"Content-Type: application/octet-stream\r\n\r\n".encode())
+        out.write(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{name}"\r\n'
+            f"Content-Type: application/octet-stream\r\n\r\n".encode()
+        )
         out.write(data)
         out.write(b"\r\n")
     out.write(f"--{boundary}--\r\n".encode())

@@ -26,8 +26,9 @@ from playwright.sync_api import expect
 
 from img2vid.apitokens import bare_name
 from img2vid.testing import Stack
-from servicetools import Service, img2vid, input_folder, one_error_line
+
 from browsertools import shot
+from servicetools import Service, img2vid, input_folder, one_error_line
 
 ALICE, BOB, BARE = (secrets.token_urlsafe(24) for _ in range(3))
 CAROL, DAVE, ERIN = (secrets.token_urlsafe(24) for _ in range(3))
@@ -54,11 +55,15 @@ def guarded(service):
 
 @pytest.fixture(scope="module")
 def limited(service):
-    stack, url = _web(service, "web-limited", {
-        "API_TOKENS": f"carol:{CAROL},dave:{DAVE},erin:{ERIN}",
-        "IMG2VID_RATE_LIMIT": f"{LIMITED_REQUESTS} per minute",
-        "IMG2VID_RATE_LIMIT_CREATE": f"{LIMITED_CREATES} per minute",
-    })
+    stack, url = _web(
+        service,
+        "web-limited",
+        {
+            "API_TOKENS": f"carol:{CAROL},dave:{DAVE},erin:{ERIN}",
+            "IMG2VID_RATE_LIMIT": f"{LIMITED_REQUESTS} per minute",
+            "IMG2VID_RATE_LIMIT_CREATE": f"{LIMITED_CREATES} per minute",
+        },
+    )
     yield Service(url, service.data, stack, service.redis, service.prefix)
     stack.stop()
 
@@ -116,6 +121,7 @@ def finished_job(client: Service, state: str = "succeeded", codec: str = "h264")
 
 
 # --- the API ------------------------------------------------------------------------------
+
 
 def test_the_api_needs_a_valid_bearer_token(guarded):
     # when no token is sent, then 401 with the challenge
@@ -181,11 +187,13 @@ def test_the_cli_sends_IMG2VID_TOKEN(guarded):
     run = img2vid("status", job_id, "--server", guarded.url, env={**env, "IMG2VID_TOKEN": ALICE})
     assert run.returncode == 0 and "succeeded" in run.stdout, run.stderr
     # and another token's holder is told there is no such job (jobs belong to their token)
-    one_error_line(img2vid("status", job_id, "--server", guarded.url, env={**env, "IMG2VID_TOKEN": BOB}),
-                   "job_not_found")
+    one_error_line(
+        img2vid("status", job_id, "--server", guarded.url, env={**env, "IMG2VID_TOKEN": BOB}), "job_not_found"
+    )
 
 
 # --- pages and sessions -------------------------------------------------------------------
+
 
 def test_pages_send_a_stranger_to_sign_in(guarded):
     c = CookieClient(guarded.url)
@@ -243,8 +251,13 @@ def test_a_signed_in_cookie_reads_the_api_but_cannot_change_anything(guarded):
     # when another site makes that browser post to the API (the cookie goes along, no token),
     # then every change is refused: create, cancel, retry, delete
     json_headers = {"Content-Type": "application/json"}
-    for method, path in (("POST", "/api/v1/jobs"), ("POST", "/api/v1/batch"), ("POST", f"/api/v1/jobs/{job_id}/retry"),
-                         ("POST", f"/api/v1/jobs/{job_id}/cancel"), ("DELETE", f"/api/v1/jobs/{job_id}")):
+    for method, path in (
+        ("POST", "/api/v1/jobs"),
+        ("POST", "/api/v1/batch"),
+        ("POST", f"/api/v1/jobs/{job_id}/retry"),
+        ("POST", f"/api/v1/jobs/{job_id}/cancel"),
+        ("DELETE", f"/api/v1/jobs/{job_id}"),
+    ):
         status, _, body = c.send(method, path, headers=json_headers)
         assert status == 401 and "Bearer" in body, (method, path)
     # and the pages' own POST routes still need the CSRF token their page carries
@@ -282,7 +295,9 @@ def test_sign_in_watch_a_job_and_sign_out_in_a_browser(browser, guarded):
         page.get_by_role("button", name="Sign in").click()
         expect(page).to_have_url(re.compile(rf"/jobs/{done}$"))
         expect(page.locator("#state")).to_have_text("succeeded")
-        page.wait_for_function("() => { const v = document.querySelector('#player video'); return v && v.readyState >= 2; }")
+        page.wait_for_function(
+            "() => { const v = document.querySelector('#player video'); return v && v.readyState >= 2; }"
+        )
         expect(page.locator("header")).to_contain_text("Signed in as bob")
         shot(page, "signed-in-job")
         page.set_viewport_size({"width": 390, "height": 800})
@@ -311,6 +326,7 @@ def test_sign_in_watch_a_job_and_sign_out_in_a_browser(browser, guarded):
 
 # --- rate limits -------------------------------------------------------------------------
 
+
 def test_over_the_limit_is_429_with_retry_after_while_other_tokens_are_served(limited):
     carol, dave = limited.as_(CAROL), limited.as_(DAVE)
     # given carol's whole budget spent
@@ -329,8 +345,10 @@ def test_over_the_limit_is_429_with_retry_after_while_other_tokens_are_served(li
 
 def test_requests_without_a_valid_token_are_limited_by_address(limited):
     # when an address keeps guessing tokens, then its 401s turn into 429s
-    answers = [limited.request("GET", "/api/v1/jobs", headers={"Authorization": f"Bearer guess-{i:016d}"})[0]
-               for i in range(LIMITED_REQUESTS + 1)]
+    answers = [
+        limited.request("GET", "/api/v1/jobs", headers={"Authorization": f"Bearer guess-{i:016d}"})[0]
+        for i in range(LIMITED_REQUESTS + 1)
+    ]
     assert answers == [401] * LIMITED_REQUESTS + [429]
     # while a token holder from the same address is still served
     assert limited.as_(DAVE).request("GET", "/api/v1/jobs?limit=1")[0] == 200

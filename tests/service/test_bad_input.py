@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
 import json
@@ -52,8 +53,13 @@ def test_bad_options_in_json(service, change, code):
 
 @pytest.mark.parametrize(
     "fields, code",
-    [({"fps": "0"}, "bad_fps"), ({"codec": "divx"}, "unknown_codec"), ({"size": "1x"}, "bad_size"),
-     ({"fit": "zoom"}, "bad_fit"), ({"source": "x"}, "invalid_option")],
+    [
+        ({"fps": "0"}, "bad_fps"),
+        ({"codec": "divx"}, "unknown_codec"),
+        ({"size": "1x"}, "bad_size"),
+        ({"fit": "zoom"}, "bad_fit"),
+        ({"source": "x"}, "invalid_option"),
+    ],
 )
 def test_bad_options_in_a_form(service, fields, code):
     before = uploads_now(service)
@@ -92,7 +98,9 @@ def test_a_folder_without_frames(service):
 def test_not_json_and_not_an_upload(service):
     status, _, body = service.request("POST", "/api/v1/jobs", raw=b"fps=5", headers={"Content-Type": "text/plain"})
     assert (status, body["error"]["code"]) == (415, "unsupported_media_type")
-    status, _, body = service.request("POST", "/api/v1/jobs", raw=b"{nope", headers={"Content-Type": "application/json"})
+    status, _, body = service.request(
+        "POST", "/api/v1/jobs", raw=b"{nope", headers={"Content-Type": "application/json"}
+    )
     assert (status, body["error"]["code"]) == (400, "invalid_option")
 
 
@@ -102,10 +110,8 @@ def test_a_request_over_the_size_limit_is_413_and_stores_nothing(service):
     # The server answers from Content-Length alone and closes without reading the body,
     # so the client may find the pipe broken before it reads the answer.
     conn = http.client.HTTPConnection(service.url.removeprefix("http://"), timeout=30)
-    try:
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
         conn.request("POST", "/api/v1/jobs", body=body, headers={"Content-Type": ctype})
-    except (BrokenPipeError, ConnectionResetError):
-        pass
     resp = conn.getresponse()
     assert resp.status == 413
     assert json.loads(resp.read())["error"]["code"] == "request_too_large"
@@ -212,7 +218,9 @@ def test_batch_shape_and_size(service):
 
 
 def test_a_bad_idempotency_key(service):
-    status, _, body = service.request("POST", "/api/v1/jobs", {"source": {"dir": "x"}}, headers={"Idempotency-Key": "x" * 201})
+    status, _, body = service.request(
+        "POST", "/api/v1/jobs", {"source": {"dir": "x"}}, headers={"Idempotency-Key": "x" * 201}
+    )
     assert (status, body["error"]["code"]) == (400, "invalid_option")
 
 

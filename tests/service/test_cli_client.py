@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from img2vid.testing import free_port
+
 from servicetools import img2vid, input_folder, one_error_line
 from terminal import run_on_terminal
 from videotools import read_back
@@ -30,6 +31,7 @@ def remote_folder(service):
 
 
 # --- submit ---------------------------------------------------------------------------
+
 
 def test_submit_wait_uploads_a_local_folder_and_downloads_the_video(service, make_frames, tmp_path):
     # given 12 local frames
@@ -52,8 +54,18 @@ def test_submit_wait_uploads_a_local_folder_and_downloads_the_video(service, mak
 def test_a_terminal_gets_a_progress_bar_while_waiting(service, make_frames, tmp_path):
     # given stderr is a terminal
     proc, out, seen = run_on_terminal(
-        [sys.executable, "-m", "img2vid", "submit", str(make_frames(20)), "--server", service.url,
-         "--wait", "-o", str(tmp_path / "o.mp4")],
+        [
+            sys.executable,
+            "-m",
+            "img2vid",
+            "submit",
+            str(make_frames(20)),
+            "--server",
+            service.url,
+            "--wait",
+            "-o",
+            str(tmp_path / "o.mp4"),
+        ],
         timeout=90,
     )
     # then a bar was drawn there, and stdout still holds just the id and the summary
@@ -75,8 +87,18 @@ def test_submit_without_wait_prints_only_the_job_id(service, make_frames):
 def test_the_download_takes_the_servers_file_name_by_default(service, make_frames, tmp_path):
     here = tmp_path / "here"
     here.mkdir()
-    run = img2vid("submit", str(make_frames(4)), "--server", service.url, "--name", "holiday", "--codec", "vp8",
-                  "--wait", cwd=here)
+    run = img2vid(
+        "submit",
+        str(make_frames(4)),
+        "--server",
+        service.url,
+        "--name",
+        "holiday",
+        "--codec",
+        "vp8",
+        "--wait",
+        cwd=here,
+    )
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines()[1].endswith("-> holiday.webm")
     assert len(read_back(here / "holiday.webm")) == 4
@@ -85,8 +107,9 @@ def test_the_download_takes_the_servers_file_name_by_default(service, make_frame
 def test_submit_remote_names_a_folder_under_the_input_root(service, remote_folder, tmp_path):
     folder = remote_folder(6)
     out = tmp_path / "remote"  # no extension: gets the codec's
-    run = img2vid("submit", "--remote", folder, "--pattern", "frame_[0-3].png", "--server", service.url,
-                  "--wait", "-o", str(out))
+    run = img2vid(
+        "submit", "--remote", folder, "--pattern", "frame_[0-3].png", "--server", service.url, "--wait", "-o", str(out)
+    )
     assert run.returncode == 0, run.stderr
     job_id = run.stdout.splitlines()[0]
     assert service.get_job(job_id)["spec"]["source"] == {"dir": folder, "pattern": "frame_[0-3].png"}
@@ -102,6 +125,7 @@ def test_the_same_idempotency_key_gives_the_same_job(service, remote_folder):
 
 
 # --- submit: errors -------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("remote", [False, True])
 def test_a_bad_option_is_one_error_line(service, make_frames, remote_folder, remote):
@@ -167,6 +191,7 @@ def test_the_server_comes_from_img2vid_server(make_frames):
 
 
 # --- status ---------------------------------------------------------------------------
+
 
 def test_status_of_a_finished_job_as_a_line_and_as_json(service, remote_folder):
     run = img2vid("submit", "--remote", remote_folder(5), "--server", service.url)

@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from img2vid.testing import Stack
+
 from browsertools import shot
 
 GB = 1000**3
@@ -45,8 +46,11 @@ def test_the_jobs_page_shows_the_disk_line(page, service):
 
 def test_a_nearly_full_disk_is_said_plainly(browser, service):
     # given a web app that counts the disk as nearly full from 0 % used on
-    stack = Stack(data_dir=service.data, log_dir=Path("test-artifacts/logs/disk"),
-                  env={**service.stack.env, "IMG2VID_DISK_LOW_PERCENT": "0"})
+    stack = Stack(
+        data_dir=service.data,
+        log_dir=Path("test-artifacts/logs/disk"),
+        env={**service.stack.env, "IMG2VID_DISK_LOW_PERCENT": "0"},
+    )
     try:
         _, url = stack.start_web(workers=1)
         context = browser.new_context(base_url=url, viewport={"width": 1100, "height": 700})

@@ -20,6 +20,7 @@ from celery import Celery
 from img2vid.job import Job, JobSpec
 from img2vid.store import JobStore, new_job_id
 from img2vid.testing import Stack, wait_until
+
 from servicetools import HEAVY_CODEC, TEST_REDIS, Service, forget_keys, heavy_folder, input_folder
 from videotools import read_back
 
@@ -44,8 +45,11 @@ class Cluster(Service):
 
     def wait_encoding(self, job_id: str, runs: int = 1) -> None:
         """Until run number ``runs`` of the job has encoded a frame."""
-        wait_until(lambda: len(self.starts(job_id)) >= runs and self.get_job(job_id)["progress"]["frames_done"] > 0,
-                   60, f"run {runs} of {job_id} to encode")
+        wait_until(
+            lambda: len(self.starts(job_id)) >= runs and self.get_job(job_id)["progress"]["frames_done"] > 0,
+            60,
+            f"run {runs} of {job_id} to encode",
+        )
 
     def starts(self, job_id: str) -> list[dict]:
         return [e for e in self.store.runs(job_id) if e["ev"] == "start"]
@@ -54,11 +58,17 @@ class Cluster(Service):
 def start_system(tmp_path: Path, redis_url: str, prefix: str, workers: int, stack: Stack | None = None) -> Cluster:
     stack = stack or Stack(data_dir=tmp_path, log_dir=Path("test-artifacts/logs/faults"), env={})
     (tmp_path / "inputs").mkdir(exist_ok=True)
-    stack.env.update({
-        "IMG2VID_REDIS_URL": redis_url, "IMG2VID_DATA_DIR": str(tmp_path), "IMG2VID_KEY_PREFIX": prefix,
-        "IMG2VID_QUEUE": f"q-{prefix}", "IMG2VID_LEASE_SECONDS": str(LEASE), "IMG2VID_HEARTBEAT_SECONDS": "0.5",
-        "IMG2VID_RESEND_AFTER_SECONDS": "3",
-    })
+    stack.env.update(
+        {
+            "IMG2VID_REDIS_URL": redis_url,
+            "IMG2VID_DATA_DIR": str(tmp_path),
+            "IMG2VID_KEY_PREFIX": prefix,
+            "IMG2VID_QUEUE": f"q-{prefix}",
+            "IMG2VID_LEASE_SECONDS": str(LEASE),
+            "IMG2VID_HEARTBEAT_SECONDS": "0.5",
+            "IMG2VID_RESEND_AFTER_SECONDS": "3",
+        }
+    )
     for i in range(workers):
         stack.start_worker(f"w{i + 1}")
     _, url = stack.start_web()
@@ -180,8 +190,12 @@ def test_a_redis_restart_loses_no_job_and_runs_none_twice(tmp_path):
         port = int(url.rsplit(":", 1)[1].split("/")[0])
         cluster = start_system(tmp_path, url, "restart:", workers=1, stack=stack)
         running = cluster.submit_slow(60)
-        queued = [cluster.request("POST", "/api/v1/jobs", {"source": {"dir": input_folder(cluster, 5)}, "codec": HEAVY_CODEC})[2]["id"]
-                  for _ in range(3)]
+        queued = [
+            cluster.request(
+                "POST", "/api/v1/jobs", {"source": {"dir": input_folder(cluster, 5)}, "codec": HEAVY_CODEC}
+            )[2]["id"]
+            for _ in range(3)
+        ]
         cluster.wait_encoding(running)
         # when Redis restarts
         redis_proc.stop()
@@ -203,8 +217,10 @@ def test_a_job_taken_back_starts_before_the_jobs_queued_after_it(tmp_path):
         folders = [heavy_folder(cluster, 30) for _ in range(5)]
         first = cluster.submit_slow(60)
         cluster.wait_encoding(first)
-        later = [cluster.request("POST", "/api/v1/jobs", {"source": {"dir": rel}, "codec": HEAVY_CODEC})[2]["id"]
-                 for rel in folders]
+        later = [
+            cluster.request("POST", "/api/v1/jobs", {"source": {"dir": rel}, "codec": HEAVY_CODEC})[2]["id"]
+            for rel in folders
+        ]
         # when the worker process dies mid-job
         os.kill(cluster.child_pid(first), signal.SIGKILL)
         # then once its lease has ended and the job is taken back, it starts again before
@@ -232,9 +248,17 @@ def test_a_queued_job_whose_message_never_arrived_is_sent_again(cluster):
     # between the two)
     rel = input_folder(cluster, 3)
     job_id = new_job_id()
-    cluster.store.create_many([Job(
-        id=job_id, state="queued", spec=JobSpec.parse({"source": {"dir": rel}}, upload=False, max_pixels=None),
-        created_at=time.time(), frames_total=3)])
+    cluster.store.create_many(
+        [
+            Job(
+                id=job_id,
+                state="queued",
+                spec=JobSpec.parse({"source": {"dir": rel}}, upload=False, max_pixels=None),
+                created_at=time.time(),
+                frames_total=3,
+            )
+        ]
+    )
     # then the workers notice an old queued job with no message, and it runs, once
     done = cluster.wait_state(job_id, "succeeded", "failed", timeout=30)
     assert done["state"] == "succeeded"

@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from videotools import needs_ffprobe, read_back
 from servicetools import HEAVY_CODEC, frames_in, heavy_folder, input_folder, png_bytes, upload, zip_of
+from videotools import needs_ffprobe, read_back
 
 
 def test_a_folder_job_runs_end_to_end(service, tmp_path):
@@ -58,7 +58,7 @@ def test_an_upload_of_one_zip(service, tmp_path):
     assert done["state"] == "succeeded", done["error"]
     assert done["result"]["frames"] == 6
     status, headers, _ = service.request("GET", done["result"]["video_url"] + "?download=1")
-    assert status == 200 and 'filename=holiday.webm' in headers["Content-Disposition"]
+    assert status == 200 and "filename=holiday.webm" in headers["Content-Disposition"]
 
 
 def test_a_batch_queues_the_valid_items_and_explains_the_others(service):
@@ -89,7 +89,9 @@ def test_a_batch_with_nothing_valid_is_refused(service):
 
 def slow_job(service) -> dict:
     """A job that encodes for seconds."""
-    _, _, job = service.request("POST", "/api/v1/jobs", {"source": {"dir": heavy_folder(service)}, "codec": HEAVY_CODEC})
+    _, _, job = service.request(
+        "POST", "/api/v1/jobs", {"source": {"dir": heavy_folder(service)}, "codec": HEAVY_CODEC}
+    )
     return job
 
 
@@ -164,8 +166,14 @@ def test_video_download_honours_range(service):
 
 
 def test_an_unknown_job_is_404_everywhere(service):
-    for method, path in [("GET", ""), ("POST", "/cancel"), ("POST", "/retry"), ("GET", "/video"),
-                         ("GET", "/poster.jpg"), ("DELETE", "")]:
+    for method, path in [
+        ("GET", ""),
+        ("POST", "/cancel"),
+        ("POST", "/retry"),
+        ("GET", "/video"),
+        ("GET", "/poster.jpg"),
+        ("DELETE", ""),
+    ]:
         status, _, body = service.request(method, f"/api/v1/jobs/0123456789abcdef00{path}")
         assert status == 404 and body["error"]["code"] == "job_not_found", (method, path)
 
@@ -229,7 +237,10 @@ def test_inputs_lists_folders_with_frame_counts(service):
     (service.inputs / "browse" / "b" / "notes.txt").write_text("x")
     status, _, body = service.request("GET", "/api/v1/inputs?dir=browse")
     assert status == 200
-    assert body["folders"] == [{"dir": "browse/a", "frames": 3, "folders": 0}, {"dir": "browse/b", "frames": 5, "folders": 0}]
+    assert body["folders"] == [
+        {"dir": "browse/a", "frames": 3, "folders": 0},
+        {"dir": "browse/b", "frames": 5, "folders": 0},
+    ]
     top = service.request("GET", "/api/v1/inputs")[2]
     assert any(f["dir"] == "browse" and f["folders"] == 2 for f in top["folders"])
     assert service.request("GET", "/api/v1/inputs?dir=../")[0] == 400
@@ -255,9 +266,24 @@ def test_ffprobe_agrees_with_the_result(service, tmp_path):
     _, _, job = service.request("POST", "/api/v1/jobs", {"source": {"dir": input_folder(service, 7)}, "codec": "h264"})
     done = service.wait_state(job["id"], "succeeded")
     (tmp_path / "v.mp4").write_bytes(service.request("GET", done["result"]["video_url"])[2])
-    out = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
-                          "stream=nb_read_frames,pix_fmt", "-of", "csv=p=0", str(tmp_path / "v.mp4")],
-                         capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=nb_read_frames,pix_fmt",
+            "-of",
+            "csv=p=0",
+            str(tmp_path / "v.mp4"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert out == "yuv420p,7"
 
 

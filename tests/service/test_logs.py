@@ -19,6 +19,7 @@ import redis
 
 from img2vid.cli.processes import redis_argv
 from img2vid.testing import Stack, free_port, wait_until
+
 from servicetools import Service, frames_in, png_bytes, upload
 
 LOGS = Path("test-artifacts/logs/json")
@@ -47,8 +48,16 @@ def logged(tmp_path):
         stack._spawn("redis", [*redis_argv(port, tmp_path / ".redis", appendonly=False), "--requirepass", PASSWORD])
         url = f"redis://:{PASSWORD}@127.0.0.1:{port}/0"
         wait_until(lambda: redis.Redis.from_url(url, socket_connect_timeout=0.2).ping(), 10, "the private redis")
-        stack.env.update({"IMG2VID_REDIS_URL": url, "IMG2VID_DATA_DIR": str(tmp_path), "IMG2VID_KEY_PREFIX": "logs:",
-                          "IMG2VID_QUEUE": "logs-queue", "IMG2VID_SECRET_KEY": SECRET_KEY, "IMG2VID_API_TOKENS": f"logtest:{TOKEN}"})
+        stack.env.update(
+            {
+                "IMG2VID_REDIS_URL": url,
+                "IMG2VID_DATA_DIR": str(tmp_path),
+                "IMG2VID_KEY_PREFIX": "logs:",
+                "IMG2VID_QUEUE": "logs-queue",
+                "IMG2VID_SECRET_KEY": SECRET_KEY,
+                "IMG2VID_API_TOKENS": f"logtest:{TOKEN}",
+            }
+        )
         stack.start_worker("logworker")
         _, web = stack.start_web()
         stack.wait_workers(web, 1)

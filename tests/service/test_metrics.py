@@ -17,16 +17,20 @@ from img2vid.store import JobStore, new_job_id
 from img2vid.store.testing import forget_everything
 from img2vid.testing import wait_until
 from img2vid.volume import Volume
-from servicetools import HEAVY_CODEC, heavy_folder, input_folder
 from worker.retention import sweep
+
+from servicetools import HEAVY_CODEC, heavy_folder, input_folder
 
 Samples = dict[tuple[str, tuple], float]
 
 
 def parse(text: str) -> Samples:
     """Every sample of an exposition, keyed by (name, sorted labels)."""
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def scrape(service) -> Samples:
@@ -38,10 +42,12 @@ def scrape(service) -> Samples:
 def idle_scrape(service) -> Samples:
     """A scrape taken when no job is queued or running and no message waits (earlier
     tests' jobs included), so that differences count this test's jobs alone."""
+
     def idle():
         s = scrape(service)
         busy = s[key("img2vid_jobs", state="queued")] + s[key("img2vid_jobs", state="running")]
         return busy == 0 and s[key("img2vid_broker_messages")] == 0 and s
+
     return wait_until(idle, 60, "no job queued or running")
 
 
@@ -108,13 +114,20 @@ def test_a_failed_job_counts_as_failed_and_is_not_timed(service):
     assert service.wait_state(job["id"], "succeeded", "failed")["state"] == "failed"
     after = idle_scrape(service)
     # then it counts as started and failed, and the encode histograms did not move
-    assert moved(before, after) == {SUBMITTED: 1, STARTED: 1, finished("failed"): 1, key("img2vid_jobs", state="failed"): 1}
+    assert moved(before, after) == {
+        SUBMITTED: 1,
+        STARTED: 1,
+        finished("failed"): 1,
+        key("img2vid_jobs", state="failed"): 1,
+    }
 
 
 def test_queued_jobs_show_while_the_worker_is_busy_and_cancelled_ones_count(service):
     before = idle_scrape(service)
     # given the only worker busy with a long job, and a second job queued behind it
-    _, _, busy = service.request("POST", "/api/v1/jobs", {"source": {"dir": heavy_folder(service)}, "codec": HEAVY_CODEC})
+    _, _, busy = service.request(
+        "POST", "/api/v1/jobs", {"source": {"dir": heavy_folder(service)}, "codec": HEAVY_CODEC}
+    )
     service.wait_state(busy["id"], "running")
     _, _, queued = service.request("POST", "/api/v1/jobs", {"source": {"dir": input_folder(service, 3)}})
     # when scraped
@@ -130,8 +143,12 @@ def test_queued_jobs_show_while_the_worker_is_busy_and_cancelled_ones_count(serv
     service.wait_state(busy["id"], "cancelled")
     after = idle_scrape(service)
     # then two jobs were cancelled, one of which had started; nothing succeeded or failed
-    assert moved(before, after) == {SUBMITTED: 2, STARTED: 1, finished("cancelled"): 2,
-                                    key("img2vid_jobs", state="cancelled"): 2}
+    assert moved(before, after) == {
+        SUBMITTED: 2,
+        STARTED: 1,
+        finished("cancelled"): 2,
+        key("img2vid_jobs", state="cancelled"): 2,
+    }
 
 
 def test_the_scrape_is_valid_exposition_with_help_and_the_right_content_type(service):
@@ -140,16 +157,29 @@ def test_the_scrape_is_valid_exposition_with_help_and_the_right_content_type(ser
     # then it is Prometheus text in the classic version, every family with its HELP
     assert status == 200 and headers["Content-Type"] == CONTENT_TYPE_PLAIN_0_0_4
     families = {f.name: f for f in text_string_to_metric_families(body.decode())}
-    assert {"img2vid_jobs_started", "img2vid_jobs_finished", "img2vid_jobs_submitted", "img2vid_jobs_requeued",
-            "img2vid_encode_duration_seconds", "img2vid_encode_frames_per_second", "img2vid_jobs",
-            "img2vid_queue_depth", "img2vid_broker_messages", "img2vid_workers"} <= set(families)
+    assert {
+        "img2vid_jobs_started",
+        "img2vid_jobs_finished",
+        "img2vid_jobs_submitted",
+        "img2vid_jobs_requeued",
+        "img2vid_encode_duration_seconds",
+        "img2vid_encode_frames_per_second",
+        "img2vid_jobs",
+        "img2vid_queue_depth",
+        "img2vid_broker_messages",
+        "img2vid_workers",
+    } <= set(families)
     assert all(f.name.startswith("img2vid_") and f.documentation for f in families.values())
-    assert families["img2vid_jobs_finished"].type == "counter" and families["img2vid_encode_duration_seconds"].type == "histogram"
+    assert (
+        families["img2vid_jobs_finished"].type == "counter"
+        and families["img2vid_encode_duration_seconds"].type == "histogram"
+    )
     assert b"\nimg2vid_jobs_started_total " in body  # counters end in _total on the wire
     assert families["img2vid_workers"].samples[0].value >= 1
     # when Prometheus 3 asks for OpenMetrics first, as it does by default
-    accept = ("application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,"
-              "text/plain;version=0.0.4;q=0.2,*/*;q=0.1")
+    accept = (
+        "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,text/plain;version=0.0.4;q=0.2,*/*;q=0.1"
+    )
     status, headers, body = service.request("GET", "/metrics", headers={"Accept": accept})
     # then it gets OpenMetrics, which its own strict parser accepts
     assert status == 200 and headers["Content-Type"].startswith("application/openmetrics-text; version=1.0.0")
@@ -222,8 +252,9 @@ def test_retention_removes_jobs_but_keeps_the_counters(service, tmp_path):
         # given a job that succeeded in 0.3 s at 40 frames/s
         (a,) = _stored_jobs(store, 1)
         assert store.start(a, "run-a", "w1", 1, 60)
-        result = Result(video="v.mp4", frames=12, width=64, height=48, fps=5.0, codec="mp4v", bytes=1000,
-                        duration_seconds=2.4)
+        result = Result(
+            video="v.mp4", frames=12, width=64, height=48, fps=5.0, codec="mp4v", bytes=1000, duration_seconds=2.4
+        )
         assert store.finish(a, "succeeded", token="run-a", result=result, timing=(0.3, 40.0))
         # when retention removes every finished job
         assert sweep(store, Volume(tmp_path), retention_seconds=-1, orphan_seconds=3600).removed == 1

@@ -7,15 +7,15 @@ Screenshots of every page land in test-artifacts/screenshots/.
 from __future__ import annotations
 
 import re
+import uuid
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-import uuid
-
 from browsertools import shot
 from servicetools import HEAVY_CODEC, heavy_folder, input_folder, pictures_in
+
 
 def frame_files(tmp_path: Path, n: int, **kw) -> list[str]:
     folder = pictures_in(tmp_path / "upload", n, **kw)
@@ -39,8 +39,9 @@ def test_upload_watch_play_and_download(page, service, tmp_path):
     expect(page.locator("#progress-text")).to_have_text("30 of 30 frames (100 %)")
     assert page.locator("#progress-bar").evaluate("el => el.value") == 100
     # and the video plays in the page
-    page.wait_for_function("() => { const v = document.querySelector('#player video');"
-                           " return v && v.readyState >= 2 && v.duration > 0; }")
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#player video'); return v && v.readyState >= 2 && v.duration > 0; }"
+    )
     duration = page.locator("#player video").evaluate("v => v.duration")
     assert duration == pytest.approx(3.0, abs=0.15)
     shot(page, "job-succeeded")
@@ -209,8 +210,9 @@ def test_the_form_is_protected_against_cross_site_posts(service):
 
 def test_a_job_page_is_titled_by_the_jobs_name_with_its_id_beside(page, service):
     # given a job given a name
-    status, _, job = service.request("POST", "/api/v1/jobs", {"source": {"dir": input_folder(service, 3)},
-                                                              "name": "holiday-2026"})
+    status, _, job = service.request(
+        "POST", "/api/v1/jobs", {"source": {"dir": input_folder(service, 3)}, "name": "holiday-2026"}
+    )
     assert status == 202, job
     # when its page is opened, then the name is the heading and the tab's title, and the id is shown too
     page.goto(f"/jobs/{job['id']}")
@@ -231,8 +233,10 @@ def test_a_large_upload_shows_its_progress(page, service, tmp_path):
     # given a slow link (2 MB/s up) and about 6 MB of frames
     cdp = page.context.new_cdp_session(page)
     cdp.send("Network.enable")
-    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 20, "downloadThroughput": -1,
-                                                  "uploadThroughput": 2_000_000})
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": 2_000_000},
+    )
     files = frame_files(tmp_path, 3, size=(1024, 768), ext=".bmp")  # ~2.4 MB each, uncompressed
     page.goto("/")
     page.set_input_files("#files", files)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from img2vid.testing import Stack
+
 from servicetools import Service, input_folder
 
 
@@ -23,8 +24,14 @@ def private_service(tmp_path):
     try:
         redis_proc, url = stack.start_redis(appendonly=True)
         port = int(re.search(r":(\d+)/", url).group(1))
-        stack.env.update({"IMG2VID_REDIS_URL": url, "IMG2VID_DATA_DIR": str(tmp_path), "IMG2VID_KEY_PREFIX": "outage:",
-                          "IMG2VID_QUEUE": f"outage-{uuid.uuid4().hex[:6]}"})
+        stack.env.update(
+            {
+                "IMG2VID_REDIS_URL": url,
+                "IMG2VID_DATA_DIR": str(tmp_path),
+                "IMG2VID_KEY_PREFIX": "outage:",
+                "IMG2VID_QUEUE": f"outage-{uuid.uuid4().hex[:6]}",
+            }
+        )
         stack.start_worker("outage-worker")
         _, web = stack.start_web()
         stack.wait_workers(web, 1)

@@ -10,6 +10,7 @@ import signal
 import time
 import uuid
 from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,9 @@ from img2vid.store import JobStore, new_job_id
 from img2vid.store.testing import backdate_finish, forget_everything, keys_holding
 from img2vid.testing import Stack, wait_until
 from img2vid.volume import Volume
-from servicetools import TEST_REDIS
 from worker.retention import sweep
+
+from servicetools import TEST_REDIS
 
 HOUR, DAY = 3600, 86_400
 
@@ -50,8 +52,9 @@ def job(store: JobStore, volume: Volume, state: str, *, age: float = 0) -> str:
     if state != "queued":
         assert store.start(job_id, "run", "test-worker", 1, 600)
     if state in ("succeeded", "failed", "cancelled"):
-        assert store.finish(job_id, state, token="run",
-                            error=None if state == "succeeded" else ErrorBody(code="x", message="x"))
+        assert store.finish(
+            job_id, state, token="run", error=None if state == "succeeded" else ErrorBody(code="x", message="x")
+        )
         # finished ``age`` ago, as Redis's clock counts it
         backdate_finish(store, job_id, age)
     folder(volume.upload_dir(job_id), age)
@@ -127,19 +130,30 @@ def test_two_workers_sweep_once_per_period_and_either_keeps_it_going(store, tmp_
     expired = job(store, volume, "succeeded", age=DAY)
     # when two workers run, each looking every 0.2 s whether a sweep (every second) is due
     period = 1.0
-    stack = Stack(data_dir=tmp_path, log_dir=log_dir, env={
-        "IMG2VID_REDIS_URL": TEST_REDIS, "IMG2VID_DATA_DIR": str(tmp_path), "IMG2VID_KEY_PREFIX": store.prefix,
-        "IMG2VID_QUEUE": f"q-{store.prefix}", "IMG2VID_SWEEP_SECONDS": str(period),
-        "IMG2VID_HEARTBEAT_SECONDS": "0.2", "IMG2VID_RETENTION_SECONDS": str(HOUR),
-    })
+    stack = Stack(
+        data_dir=tmp_path,
+        log_dir=log_dir,
+        env={
+            "IMG2VID_REDIS_URL": TEST_REDIS,
+            "IMG2VID_DATA_DIR": str(tmp_path),
+            "IMG2VID_KEY_PREFIX": store.prefix,
+            "IMG2VID_QUEUE": f"q-{store.prefix}",
+            "IMG2VID_SWEEP_SECONDS": str(period),
+            "IMG2VID_HEARTBEAT_SECONDS": "0.2",
+            "IMG2VID_RETENTION_SECONDS": str(HOUR),
+        },
+    )
     logs = [log_dir / "sweeper1.log", log_dir / "sweeper2.log"]
     try:
         first = stack.start_worker("sweeper1")
         stack.start_worker("sweeper2")
         wait_until(lambda: store.live_workers() == 2, 30, "both workers to beat")
         # then the expired job is swept by whichever got there first
-        wait_until(lambda: store.get(expired) is None and not volume.output_dir(expired).exists(), 5,
-                   "the expired job to be swept")
+        wait_until(
+            lambda: store.get(expired) is None and not volume.output_dir(expired).exists(),
+            5,
+            "the expired job to be swept",
+        )
         # and while both run, sweeps come one per period, never two in one
         start = len(sweeps_in(logs[0]) + sweeps_in(logs[1]))
         wait_until(lambda: len(sweeps_in(logs[0]) + sweeps_in(logs[1])) >= start + 4, 15, "four more sweeps")
@@ -147,11 +161,13 @@ def test_two_workers_sweep_once_per_period_and_either_keeps_it_going(store, tmp_
         first.stop(signal.SIGKILL)
         killed_at = time.time()
         # then the other keeps sweeping, once per period
-        wait_until(lambda: len([t for t in sweeps_in(logs[1]) if t > killed_at]) >= 3, 15, "three sweeps after the kill")
+        wait_until(
+            lambda: len([t for t in sweeps_in(logs[1]) if t > killed_at]) >= 3, 15, "three sweeps after the kill"
+        )
     finally:
         stack.stop()
     times = sorted(sweeps_in(logs[0]) + sweeps_in(logs[1]))
-    gaps = [round(b - a, 3) for a, b in zip(times, times[1:])]
+    gaps = [round(b - a, 3) for a, b in pairwise(times)]
     # Never closer than the period (less a little for the time between taking the lock
     # and writing the line); never much later than a period and a beat (slack for a busy
     # machine), except across the kill, where the dead worker may just have taken the lock.

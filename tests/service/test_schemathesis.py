@@ -22,10 +22,27 @@ def test_the_api_never_answers_5xx(service):
     # The schemathesis CLI rather than its pytest plugin, which does not load under pytest 9.
     report = Path("test-artifacts/schemathesis")
     run = subprocess.run(
-        [str(Path(sys.executable).parent / "schemathesis"), "run", f"{service.url}/api/v1/openapi.json",
-         "--url", service.url, "--checks", "not_a_server_error", "--max-examples", "30",
-         "--seed", "1", "--no-color", "--report", "junit", "--report-dir", str(report)],
-        capture_output=True, text=True, timeout=600,
+        [
+            str(Path(sys.executable).parent / "schemathesis"),
+            "run",
+            f"{service.url}/api/v1/openapi.json",
+            "--url",
+            service.url,
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            "30",
+            "--seed",
+            "1",
+            "--no-color",
+            "--report",
+            "junit",
+            "--report-dir",
+            str(report),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     tail = "\n".join(run.stdout.splitlines()[-40:])
     assert run.returncode == 0, tail

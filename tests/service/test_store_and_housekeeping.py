@@ -4,8 +4,10 @@ against the real Redis and worker (retention: test_retention.py)."""
 from __future__ import annotations
 
 import time
+from itertools import pairwise
 
 from img2vid.testing import wait_until
+
 from servicetools import HEAVY_CODEC, heavy_folder, input_folder
 
 
@@ -25,7 +27,7 @@ def test_progress_is_written_at_least_twice_a_second(service):
             last = done
         time.sleep(0.02)  # sampling interval, not a wait for a condition
     # then it moved often: never more than half a second without an update
-    gaps = [b - a for a, b in zip(changes, changes[1:])]
+    gaps = [b - a for a, b in pairwise(changes)]
     assert len(changes) >= 3 and max(gaps) <= 0.5, gaps
 
 
@@ -34,7 +36,9 @@ def test_a_queued_job_shows_its_position_and_an_eta(service):
     small = input_folder(service, 4)
     _, _, first = service.request("POST", "/api/v1/jobs", {"source": {"dir": small}})
     service.wait_state(first["id"], "succeeded")
-    _, _, busy = service.request("POST", "/api/v1/jobs", {"source": {"dir": heavy_folder(service)}, "codec": HEAVY_CODEC})
+    _, _, busy = service.request(
+        "POST", "/api/v1/jobs", {"source": {"dir": heavy_folder(service)}, "codec": HEAVY_CODEC}
+    )
     service.wait_state(busy["id"], "running")
     # when two more are queued behind it
     _, _, a = service.request("POST", "/api/v1/jobs", {"source": {"dir": small}})

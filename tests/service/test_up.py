@@ -18,10 +18,13 @@ import pytest
 
 from img2vid.store import JobStore
 from img2vid.testing import free_port, wait_until
+
 from servicetools import HEAVY_CODEC, Service, frames_in, heavy_folder, img2vid, one_error_line
 from videotools import read_back
 
-LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+) with (\d+) workers?;.* an embedded Valkey at (redis://\S+) ")
+LISTENING = re.compile(
+    r"listening on (http://127\.0\.0\.1:\d+) with (\d+) workers?;.* an embedded Valkey at (redis://\S+) "
+)
 
 
 class Up:
@@ -35,14 +38,32 @@ class Up:
         self.out, self.err = tmp_path / f"up-{n}.out", tmp_path / f"up-{n}.err"
         with open(self.out, "w") as out, open(self.err, "w") as err:
             self.popen = subprocess.Popen(
-                [sys.executable, "-m", "img2vid", "up", "--workers", str(workers), "--port", str(self.port),
-                 "--data", str(data)],
-                env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "img2vid",
+                    "up",
+                    "--workers",
+                    str(workers),
+                    "--port",
+                    str(self.port),
+                    "--data",
+                    str(data),
+                ],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+            )
 
     def wait_listening(self, timeout: float = 60) -> re.Match:
         """Until `up` says it is listening, which it does once every worker reported in."""
-        wait_until(lambda: self.popen.poll() is not None or LISTENING.search(self.out.read_text()), timeout,
-                   "img2vid up to say it is listening")
+        wait_until(
+            lambda: self.popen.poll() is not None or LISTENING.search(self.out.read_text()),
+            timeout,
+            "img2vid up to say it is listening",
+        )
         assert self.popen.poll() is None, (self.out.read_text(), self.err.read_text())
         return LISTENING.search(self.out.read_text())
 
@@ -78,7 +99,8 @@ def left_behind(data: Path) -> list[psutil.Process]:
     for p in psutil.process_iter(["status"]):
         try:
             if p.info["status"] != psutil.STATUS_ZOMBIE and (
-                    p.environ().get("IMG2VID_DATA_DIR") == str(data) or Path(p.cwd()).is_relative_to(data)):
+                p.environ().get("IMG2VID_DATA_DIR") == str(data) or Path(p.cwd()).is_relative_to(data)
+            ):
                 left.append(p)
         except (psutil.NoSuchProcess, psutil.AccessDenied, OSError):
             pass
@@ -96,7 +118,11 @@ def assert_nothing_left(up: Up, seen: list[psutil.Process]) -> None:
 def up_env():
     """No REDIS_URL (so the embedded Valkey), and a key prefix and queue of its own."""
     prefix = f"img2vid-up-test-{uuid.uuid4().hex[:8]}:"
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATA_DIR", "IMG2VID_REDIS_URL", "IMG2VID_DATA_DIR")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("REDIS_URL", "DATA_DIR", "IMG2VID_REDIS_URL", "IMG2VID_DATA_DIR")
+    }
     env.update(IMG2VID_KEY_PREFIX=prefix, IMG2VID_QUEUE=f"q-{prefix}")
     return env
 
@@ -221,8 +247,11 @@ def test_up_with_redis_url_uses_that_redis_and_starts_no_valkey(tmp_path, up_env
     client = redis.Redis.from_url(TEST_REDIS)
     try:
         # when it is up, then it says which Redis it uses and runs no Valkey of its own
-        wait_until(lambda: up.popen.poll() is not None or "listening on" in up.out.read_text(), 60,
-                   "img2vid up to say it is listening")
+        wait_until(
+            lambda: up.popen.poll() is not None or "listening on" in up.out.read_text(),
+            60,
+            "img2vid up to say it is listening",
+        )
         assert up.popen.poll() is None, up.err.read_text()
         assert f"Redis at {TEST_REDIS}" in up.out.read_text() and "Valkey" not in up.out.read_text()
         # and says the setting has a new name

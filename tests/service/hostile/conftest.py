@@ -21,6 +21,7 @@ import pytest
 import redis
 
 from img2vid.testing import Stack
+
 from hostiletools import ALICE, BOB, ROOT
 from servicetools import TEST_REDIS, Service, forget_keys
 
@@ -94,8 +95,13 @@ def hostile(tmp_path_factory) -> System:
     data = tmp_path_factory.mktemp("hostile")
     (data / "inputs").mkdir()
     prefix = f"img2vid-hostile-{uuid.uuid4().hex[:8]}:"
-    env = {"IMG2VID_REDIS_URL": TEST_REDIS, "IMG2VID_DATA_DIR": str(data), "IMG2VID_KEY_PREFIX": prefix,
-           "IMG2VID_QUEUE": f"q-{prefix}", **LIMITS}
+    env = {
+        "IMG2VID_REDIS_URL": TEST_REDIS,
+        "IMG2VID_DATA_DIR": str(data),
+        "IMG2VID_KEY_PREFIX": prefix,
+        "IMG2VID_QUEUE": f"q-{prefix}",
+        **LIMITS,
+    }
     if LOGS.exists():
         for old in LOGS.glob("*.log"):
             old.unlink()
@@ -105,12 +111,16 @@ def hostile(tmp_path_factory) -> System:
     try:
         stack.start_worker("worker")
         _, open_url = stack.start_web(name="web-open")
-        _, guarded_url = stack.start_web(name="web-guarded", env={
-            "IMG2VID_API_TOKENS": f"alice:{ALICE},bob:{BOB},root:{ROOT}:admin"})
+        _, guarded_url = stack.start_web(
+            name="web-guarded", env={"IMG2VID_API_TOKENS": f"alice:{ALICE},bob:{BOB},root:{ROOT}:admin"}
+        )
         _, shipped_url = stack.start_web(name="web-shipped", workers=1, env={name: "" for name in LIMITS})
         stack.wait_workers(open_url, 1)
-        system = System(*(Hostile(url, data, stack, client, prefix, ledger=ledger)
-                          for url in (open_url, guarded_url, shipped_url)), stack, ledger)
+        system = System(
+            *(Hostile(url, data, stack, client, prefix, ledger=ledger) for url in (open_url, guarded_url, shipped_url)),
+            stack,
+            ledger,
+        )
         yield system
     finally:
         stack.stop()
@@ -128,10 +138,18 @@ def audit(ledger: Ledger) -> None:
             if re.search(r'"event": "request".*"status": 5\d\d', line):
                 logged_5xx.append(f"{log.name}: {line[:300]}")
     SUMMARY.parent.mkdir(parents=True, exist_ok=True)
-    SUMMARY.write_text(json.dumps({
-        "distinct_bad_inputs": len(ledger.bad_inputs), "answers": ledger.answers,
-        "answers_5xx": len(ledger.server_errors), "logged_5xx": len(logged_5xx), "tracebacks": len(tracebacks),
-    }, indent=2))
+    SUMMARY.write_text(
+        json.dumps(
+            {
+                "distinct_bad_inputs": len(ledger.bad_inputs),
+                "answers": ledger.answers,
+                "answers_5xx": len(ledger.server_errors),
+                "logged_5xx": len(logged_5xx),
+                "tracebacks": len(tracebacks),
+            },
+            indent=2,
+        )
+    )
     assert ledger.server_errors == [], ledger.server_errors
     assert logged_5xx == [], logged_5xx[:5]
     assert tracebacks == [], tracebacks[:5]

@@ -14,6 +14,7 @@ import pytest
 
 from img2vid.cli.processes import free_port, web_argv, worker_argv
 from img2vid.testing import Stack
+
 from servicetools import heavy_folder, input_folder, png_bytes, upload
 
 
@@ -23,18 +24,30 @@ def job_count(service) -> int:
 
 # --- cross-site writes -------------------------------------------------------------------
 
-@pytest.mark.parametrize("headers", [
-    {"Origin": "https://evil.example"}, {"Origin": "null"}, {"Origin": "http://127.0.0.1.evil.example"},
-    {"Origin": "file://"}, {"Sec-Fetch-Site": "cross-site"}, {"Origin": "not a url"},
-    {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
-], ids=["foreign", "null", "lookalike", "file", "fetch-metadata", "garbage", "both"])
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+        {"Origin": "http://127.0.0.1.evil.example"},
+        {"Origin": "file://"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Origin": "not a url"},
+        {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+    ],
+    ids=["foreign", "null", "lookalike", "file", "fetch-metadata", "garbage", "both"],
+)
 def test_a_write_from_another_site_is_refused(hostile, headers):
     rel = input_folder(hostile.open, 2)
     before = job_count(hostile.open)
     spec = {"source": {"dir": rel}}
-    for method, path, body in (("POST", "/api/v1/jobs", spec), ("POST", "/api/v1/batch", {"jobs": [spec]}),
-                               ("POST", "/api/v1/jobs/0123456789abcdef/cancel", None),
-                               ("DELETE", "/api/v1/jobs/0123456789abcdef", None)):
+    for method, path, body in (
+        ("POST", "/api/v1/jobs", spec),
+        ("POST", "/api/v1/batch", {"jobs": [spec]}),
+        ("POST", "/api/v1/jobs/0123456789abcdef/cancel", None),
+        ("DELETE", "/api/v1/jobs/0123456789abcdef", None),
+    ):
         status, _, answer = hostile.open.request(method, path, body, headers=headers)
         assert (status, answer["error"]["code"]) == (403, "cross_site_request"), (method, path, answer)
     # and an upload, the kind a page can send without asking (a no-cors form post)
@@ -46,14 +59,22 @@ def test_a_write_from_another_site_is_refused(hostile, headers):
 def test_scripts_and_this_sites_pages_still_write(hostile):
     rel = input_folder(hostile.open, 2)
     host = hostile.open.url.removeprefix("http://")
-    for headers in ({}, {"Origin": hostile.open.url}, {"Origin": f"http://{host}", "Sec-Fetch-Site": "same-origin"},
-                    {"Sec-Fetch-Site": "none"}):
+    for headers in (
+        {},
+        {"Origin": hostile.open.url},
+        {"Origin": f"http://{host}", "Sec-Fetch-Site": "same-origin"},
+        {"Sec-Fetch-Site": "none"},
+    ):
         status, _, job = hostile.open.request("POST", "/api/v1/jobs", {"source": {"dir": rel}}, headers=headers)
         assert status == 202, (headers, job)
     # and a foreign page's request that carries a bearer token (which a browser cannot
     # attach across sites without this server's consent) is judged by its token
-    status, _, _ = hostile.open.request("POST", "/api/v1/jobs", {"source": {"dir": rel}},
-                                        headers={"Origin": "https://evil.example", "Authorization": "Bearer anything"})
+    status, _, _ = hostile.open.request(
+        "POST",
+        "/api/v1/jobs",
+        {"source": {"dir": rel}},
+        headers={"Origin": "https://evil.example", "Authorization": "Bearer anything"},
+    )
     assert status == 202
 
 
@@ -107,8 +128,10 @@ BAD_SETTINGS = [
     ({"IMG2VID_ENV": "production", "IMG2VID_SECRET_KEY": ""}, "SECRET_KEY must be set when IMG2VID_ENV=production"),
     ({"IMG2VID_RATE_LIMIT": "lots"}, "IMG2VID_RATE_LIMIT must be a rate limit such as '50 per second'"),
     ({"IMG2VID_LOG_LEVEL": "LOUD"}, "IMG2VID_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR"),
-    ({"IMG2VID_QUEUE": "img2vid:q", "IMG2VID_KEY_PREFIX": "img2vid:"},
-     "IMG2VID_QUEUE ('img2vid:q') must not start with IMG2VID_KEY_PREFIX"),
+    (
+        {"IMG2VID_QUEUE": "img2vid:q", "IMG2VID_KEY_PREFIX": "img2vid:"},
+        "IMG2VID_QUEUE ('img2vid:q') must not start with IMG2VID_KEY_PREFIX",
+    ),
     ({"IMG2VID_TRUSTED_PROXIES": "-1"}, "IMG2VID_TRUSTED_PROXIES must be at least 0"),
     ({"WEB_TIMEOUT": "soon"}, "WEB_TIMEOUT must be a whole number above 0"),
 ]
@@ -117,8 +140,9 @@ BAD_SETTINGS = [
 def _run_until_exit(argv: list[str], env: dict, log: Path, timeout: float = 20) -> tuple[int, float, list[str]]:
     started = time.monotonic()
     with open(log, "wb") as out:
-        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            argv, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
         try:
             code = proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -128,11 +152,19 @@ def _run_until_exit(argv: list[str], env: dict, log: Path, timeout: float = 20) 
     return code, time.monotonic() - started, log.read_text().splitlines()
 
 
-@pytest.mark.parametrize("setting, words", BAD_SETTINGS, ids=[next(iter(s)) + f"-{i}" for i, (s, _) in enumerate(BAD_SETTINGS)])
+@pytest.mark.parametrize(
+    "setting, words", BAD_SETTINGS, ids=[next(iter(s)) + f"-{i}" for i, (s, _) in enumerate(BAD_SETTINGS)]
+)
 def test_a_bad_setting_stops_gunicorn_at_once_with_one_line(hostile, tmp_path, setting, words):
     # when the web app is started as `img2vid up` and the images start it, with one setting wrong
     port = free_port()
-    env = {**os.environ, **hostile.stack.env, "IMG2VID_DATA_DIR": str(tmp_path), "IMG2VID_SECRET_KEY": "k" * 32, **setting}
+    env = {
+        **os.environ,
+        **hostile.stack.env,
+        "IMG2VID_DATA_DIR": str(tmp_path),
+        "IMG2VID_SECRET_KEY": "k" * 32,
+        **setting,
+    }
     code, seconds, lines = _run_until_exit(web_argv(port, workers=2), env, tmp_path / "web.log")
     hostile.ledger.note(f"setting {setting}")
     # then it exits non-zero within seconds, never having booted a worker, saying which
@@ -145,10 +177,15 @@ def test_a_bad_setting_stops_gunicorn_at_once_with_one_line(hostile, tmp_path, s
 
 
 # Each process checks what it reads: the time limit is the workers' alone.
-WORKER_BAD_SETTINGS = [*BAD_SETTINGS[2:5], ({"IMG2VID_TASK_TIME_LIMIT": "soon"}, "IMG2VID_TASK_TIME_LIMIT must be a whole number")]
+WORKER_BAD_SETTINGS = [
+    *BAD_SETTINGS[2:5],
+    ({"IMG2VID_TASK_TIME_LIMIT": "soon"}, "IMG2VID_TASK_TIME_LIMIT must be a whole number"),
+]
 
 
-@pytest.mark.parametrize("setting, words", WORKER_BAD_SETTINGS, ids=["frames-abc", "frames-0", "frame-bytes", "time-limit"])
+@pytest.mark.parametrize(
+    "setting, words", WORKER_BAD_SETTINGS, ids=["frames-abc", "frames-0", "frame-bytes", "time-limit"]
+)
 def test_a_bad_setting_stops_a_worker_with_one_line(hostile, tmp_path, setting, words):
     env = {**os.environ, **hostile.stack.env, "IMG2VID_DATA_DIR": str(tmp_path), **setting}
     code, seconds, lines = _run_until_exit(worker_argv("bad", "q-bad"), env, tmp_path / "worker.log", timeout=30)
@@ -158,11 +195,15 @@ def test_a_bad_setting_stops_a_worker_with_one_line(hostile, tmp_path, setting, 
 
 # --- time limits -------------------------------------------------------------------------
 
+
 def test_a_job_over_its_time_limit_fails_once_and_is_not_run_again(hostile, tmp_path):
     # given a worker whose jobs may run 2 s, and a web on its own queue
     # Its queue's name starts as the system's does, so that the clean-up finds its keys.
-    env = {**hostile.stack.env, "IMG2VID_QUEUE": hostile.stack.env["IMG2VID_QUEUE"] + "-timed",
-           "IMG2VID_TASK_TIME_LIMIT": "2"}
+    env = {
+        **hostile.stack.env,
+        "IMG2VID_QUEUE": hostile.stack.env["IMG2VID_QUEUE"] + "-timed",
+        "IMG2VID_TASK_TIME_LIMIT": "2",
+    }
     stack = Stack(data_dir=hostile.open.data, log_dir=Path("test-artifacts/logs/hostile"), env=env)
     try:
         worker = stack.start_worker("worker-timed")
@@ -172,8 +213,9 @@ def test_a_job_over_its_time_limit_fails_once_and_is_not_run_again(hostile, tmp_
 
         timed = Service(url, hostile.open.data, stack, hostile.open.redis, hostile.open.prefix)
         # when a job that needs longer is run (60 1080p frames, upscaled to 4K, in h264)
-        status, _, job = timed.request("POST", "/api/v1/jobs", {
-            "source": {"dir": heavy_folder(timed, 60)}, "codec": "h264", "size": "3840x2160"})
+        status, _, job = timed.request(
+            "POST", "/api/v1/jobs", {"source": {"dir": heavy_folder(timed, 60)}, "codec": "h264", "size": "3840x2160"}
+        )
         assert status == 202, job
         done = timed.wait_state(job["id"], "failed", "succeeded", timeout=60)
         # then it fails with its own code, on its first and only run, and the worker lives on

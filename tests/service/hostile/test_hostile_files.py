@@ -135,7 +135,9 @@ def test_frames_larger_than_the_codec_takes_fail_the_job_by_size_not_as_a_crash(
     assert status == 202, job
     # then the job fails before encoding, saying what the codec takes
     done = hostile.open.wait_state(job["id"], "failed", "succeeded")
-    assert done["error"]["code"] == "bad_size" and "mp4v takes pictures of at most 8190x8190" in done["error"]["message"]
+    assert (
+        done["error"]["code"] == "bad_size" and "mp4v takes pictures of at most 8190x8190" in done["error"]["message"]
+    )
     hostile.ledger.note("frames wider than the codec takes")
     # and a size asked for in the upload form is refused at submit, the same way
     status, _, body = upload(hostile.open, {"codec": "h264", "size": "16384x16384"}, [("frames", "a.png", png_bytes())])

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from img2vid.testing import Stack
+
 from servicetools import Service, input_folder
 
 
@@ -22,12 +23,15 @@ def video(hostile) -> tuple[str, int]:
     return job["id"], done["result"]["bytes"]
 
 
-@pytest.mark.parametrize("method, path, allowed", [
-    ("PUT", "/api/v1/jobs", {"GET", "POST"}),
-    ("DELETE", "/api/v1/batch", {"POST"}),
-    ("PATCH", "/api/v1/jobs/0123456789abcdef", {"GET", "DELETE"}),
-    ("POST", "/healthz", {"GET"}),
-])
+@pytest.mark.parametrize(
+    "method, path, allowed",
+    [
+        ("PUT", "/api/v1/jobs", {"GET", "POST"}),
+        ("DELETE", "/api/v1/batch", {"POST"}),
+        ("PATCH", "/api/v1/jobs/0123456789abcdef", {"GET", "DELETE"}),
+        ("POST", "/healthz", {"GET"}),
+    ],
+)
 def test_405_says_which_methods_are_allowed(hostile, method, path, allowed):
     status, headers, body = hostile.open.request(method, path, raw=b"")
     assert (status, body["error"]["code"]) == (405, "method_not_allowed")
@@ -36,16 +40,26 @@ def test_405_says_which_methods_are_allowed(hostile, method, path, allowed):
 
 def test_a_range_past_the_end_is_416_with_the_files_length(hostile, video):
     job_id, size = video
-    status, headers, body = hostile.open.request("GET", f"/api/v1/jobs/{job_id}/video",
-                                                 headers={"Range": f"bytes={size + 10}-"})
+    status, headers, body = hostile.open.request(
+        "GET", f"/api/v1/jobs/{job_id}/video", headers={"Range": f"bytes={size + 10}-"}
+    )
     assert (status, body["error"]["code"]) == (416, "range_not_satisfiable")
     assert headers["Content-Range"] == f"bytes */{size}"
 
 
-@pytest.mark.parametrize("header", [
-    "bytes=abc", "bytes=5-2", "bytes=0-0,5-10", "bytes=0-1,2-3,4-5", "pages=1-2", "bytes=", "bytes=--1",
-    "bytes=0-1," * 200,
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "bytes=abc",
+        "bytes=5-2",
+        "bytes=0-0,5-10",
+        "bytes=0-1,2-3,4-5",
+        "pages=1-2",
+        "bytes=",
+        "bytes=--1",
+        "bytes=0-1," * 200,
+    ],
+)
 def test_an_unusable_range_is_ignored_and_the_whole_file_sent(hostile, video, header):
     job_id, size = video
     for path in (f"/api/v1/jobs/{job_id}/video", f"/api/v1/jobs/{job_id}/poster.jpg"):
@@ -61,8 +75,9 @@ def test_a_good_range_is_still_a_206(hostile, video):
     assert status == 206 and headers["Content-Range"] == f"bytes 0-9/{size}" and len(body) == 10
 
 
-@pytest.mark.parametrize("path", ["/", "/jobs", "/api/v1/jobs?limit=1", "/static/app.css", "/healthz",
-                                  "/api/v1/nothing", "/nowhere"])
+@pytest.mark.parametrize(
+    "path", ["/", "/jobs", "/api/v1/jobs?limit=1", "/static/app.css", "/healthz", "/api/v1/nothing", "/nowhere"]
+)
 def test_every_answer_forbids_sniffing_and_framing(hostile, path):
     status, headers, _ = hostile.open.request("GET", path)
     assert headers["X-Content-Type-Options"] == "nosniff", path
@@ -82,7 +97,9 @@ def test_the_pages_break_no_rule_of_their_policy_in_a_browser(hostile, browser, 
         for path in ("/", "/jobs", f"/jobs/{job_id}"):
             page.goto(path)
             page.wait_for_load_state("networkidle")
-        page.wait_for_function("() => { const v = document.querySelector('#player video'); return v && v.readyState >= 2; }")
+        page.wait_for_function(
+            "() => { const v = document.querySelector('#player video'); return v && v.readyState >= 2; }"
+        )
         # then none of their scripts, styles, images or the video was refused by the policy
         assert violations == []
         # and another site cannot show them in a frame (set_content waits for the frame's load)
@@ -95,8 +112,11 @@ def test_the_pages_break_no_rule_of_their_policy_in_a_browser(hostile, browser, 
 def test_a_page_asked_for_while_redis_is_down_is_a_page(hostile, tmp_path):
     # given a web process whose Redis has gone away (its own Redis; its log is not audited:
     # a 503 is the right answer here)
-    stack = Stack(data_dir=tmp_path, log_dir=Path("test-artifacts/logs/hostile-outage"),
-                  env={**hostile.stack.env, "IMG2VID_DATA_DIR": str(tmp_path)})
+    stack = Stack(
+        data_dir=tmp_path,
+        log_dir=Path("test-artifacts/logs/hostile-outage"),
+        env={**hostile.stack.env, "IMG2VID_DATA_DIR": str(tmp_path)},
+    )
     try:
         redis_proc, url = stack.start_redis(name="redis-outage")
         _, web = stack.start_web(workers=1, env={"IMG2VID_REDIS_URL": url}, name="web-outage")
@@ -134,20 +154,44 @@ def test_an_unknown_page_is_a_page_and_an_unknown_api_path_is_json(hostile):
     assert (status, body["error"]["code"]) == (404, "not_found")
 
 
-@pytest.mark.parametrize("query", [
-    "limit=%C2%B2", "limit=%EF%BC%91%EF%BC%92", "offset=-1", "limit=0", "limit=1e3", "limit=99999999999999999999999", "offset=%00",
-    "state=%00", "state=Running", "state=%ED%A0%80", "limit=", "limit=%20", "offset=1000001",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=%C2%B2",
+        "limit=%EF%BC%91%EF%BC%92",
+        "offset=-1",
+        "limit=0",
+        "limit=1e3",
+        "limit=99999999999999999999999",
+        "offset=%00",
+        "state=%00",
+        "state=Running",
+        "state=%ED%A0%80",
+        "limit=",
+        "limit=%20",
+        "offset=1000001",
+    ],
+)
 def test_a_bad_query_on_the_job_list_is_a_400(hostile, query):
     status, _, body = hostile.open.request("GET", f"/api/v1/jobs?{query}")
     assert (status, body["error"]["code"]) == (400, "invalid_option"), (query, body)
 
 
-@pytest.mark.parametrize("path", [
-    "/api/v1/jobs/%ff", "/api/v1/jobs/..%2f..%2fetc%2fpasswd", "/api/v1/jobs/" + "a" * 5000,
-    "/api/v1/jobs/%00/video", "/api/v1/inputs?dir=%00", "/api/v1/inputs?dir=..%2f..", "/api/v1/inputs?dir=%ED%A0%80",
-    "/api/v1/inputs?dir=" + "d/" * 600, "/jobs/%ff", "/static/..%2f..%2fsecret",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/jobs/%ff",
+        "/api/v1/jobs/..%2f..%2fetc%2fpasswd",
+        "/api/v1/jobs/" + "a" * 5000,
+        "/api/v1/jobs/%00/video",
+        "/api/v1/inputs?dir=%00",
+        "/api/v1/inputs?dir=..%2f..",
+        "/api/v1/inputs?dir=%ED%A0%80",
+        "/api/v1/inputs?dir=" + "d/" * 600,
+        "/jobs/%ff",
+        "/static/..%2f..%2fsecret",
+    ],
+)
 def test_odd_paths_are_4xx(hostile, path):
     status, _, _ = hostile.open.request("GET", path)
     assert 400 <= status < 500, (path, status)

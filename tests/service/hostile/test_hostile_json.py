@@ -16,32 +16,65 @@ DIR = {"dir": "anything"}
 
 BAD_SPECS = [
     # fps: the floor (a frame lasts at most 100 s), and what is not a number at all
-    ({"fps": 5e-324}, "bad_fps"), ({"fps": 1e-300}, "bad_fps"), ({"fps": 0.009}, "bad_fps"),
-    ({"fps": 10**400}, "bad_fps"), ({"fps": -10**400}, "bad_fps"), ({"fps": True}, "bad_fps"),
-    ({"fps": [24]}, "bad_fps"), ({"fps": {"v": 24}}, "bad_fps"), ({"fps": "1e-300"}, "bad_fps"),
-    ({"fps": "Infinity"}, "bad_fps"), ({"fps": "0x18"}, "bad_fps"), ({"fps": "24fps"}, "bad_fps"),
+    ({"fps": 5e-324}, "bad_fps"),
+    ({"fps": 1e-300}, "bad_fps"),
+    ({"fps": 0.009}, "bad_fps"),
+    ({"fps": 10**400}, "bad_fps"),
+    ({"fps": -(10**400)}, "bad_fps"),
+    ({"fps": True}, "bad_fps"),
+    ({"fps": [24]}, "bad_fps"),
+    ({"fps": {"v": 24}}, "bad_fps"),
+    ({"fps": "1e-300"}, "bad_fps"),
+    ({"fps": "Infinity"}, "bad_fps"),
+    ({"fps": "0x18"}, "bad_fps"),
+    ({"fps": "24fps"}, "bad_fps"),
     # codec and the other enums, as numbers, lists, objects, booleans
-    ({"codec": 5}, "unknown_codec"), ({"codec": ["h264"]}, "unknown_codec"), ({"codec": {"h264": 1}}, "unknown_codec"),
-    ({"codec": True}, "unknown_codec"), ({"codec": 0}, "unknown_codec"), ({"codec": "h264\u0000"}, "unknown_codec"),
-    ({"fit": 1}, "bad_fit"), ({"fit": ["cover"]}, "bad_fit"), ({"fit": {"a": 1}}, "bad_fit"),
-    ({"size": 1920}, "bad_size"), ({"size": [1920, "x"]}, "bad_size"), ({"size": {"w": 2}}, "bad_size"),
-    ({"size": "1920x1080x3"}, "bad_size"), ({"size": "99999999x2"}, "bad_size"), ({"size": True}, "bad_size"),
+    ({"codec": 5}, "unknown_codec"),
+    ({"codec": ["h264"]}, "unknown_codec"),
+    ({"codec": {"h264": 1}}, "unknown_codec"),
+    ({"codec": True}, "unknown_codec"),
+    ({"codec": 0}, "unknown_codec"),
+    ({"codec": "h264\u0000"}, "unknown_codec"),
+    ({"fit": 1}, "bad_fit"),
+    ({"fit": ["cover"]}, "bad_fit"),
+    ({"fit": {"a": 1}}, "bad_fit"),
+    ({"size": 1920}, "bad_size"),
+    ({"size": [1920, "x"]}, "bad_size"),
+    ({"size": {"w": 2}}, "bad_size"),
+    ({"size": "1920x1080x3"}, "bad_size"),
+    ({"size": "99999999x2"}, "bad_size"),
+    ({"size": True}, "bad_size"),
     # sizes the encoder cannot take: refused at submit from the codec's own limits
-    ({"codec": "h264", "size": "16384x16384"}, "bad_size"), ({"codec": "mp4v", "size": "16384x16384"}, "bad_size"),
-    ({"codec": "vp9", "size": "16384x16384"}, "bad_size"), ({"codec": "mp4v", "size": "8192x64"}, "bad_size"),
-    ({"codec": "vp8", "size": "16384x2"}, "bad_size"), ({"codec": "h264", "size": "16386x2"}, "bad_size"),
+    ({"codec": "h264", "size": "16384x16384"}, "bad_size"),
+    ({"codec": "mp4v", "size": "16384x16384"}, "bad_size"),
+    ({"codec": "vp9", "size": "16384x16384"}, "bad_size"),
+    ({"codec": "mp4v", "size": "8192x64"}, "bad_size"),
+    ({"codec": "vp8", "size": "16384x2"}, "bad_size"),
+    ({"codec": "h264", "size": "16386x2"}, "bad_size"),
     ({"codec": "vp8", "size": "4098x4098"}, "bad_size"),
-    ({"name": 5}, "bad_name"), ({"name": ["a"]}, "bad_name"), ({"name": "a" * 101}, "bad_name"),
-    ({"name": "a\nb"}, "bad_name"), ({"name": "\ud800"}, "bad_name"),
+    ({"name": 5}, "bad_name"),
+    ({"name": ["a"]}, "bad_name"),
+    ({"name": "a" * 101}, "bad_name"),
+    ({"name": "a\nb"}, "bad_name"),
+    ({"name": "\ud800"}, "bad_name"),
     # source: wrong shapes, lone surrogates (JSON can carry them; no path can hold them)
-    ({"source": "shots"}, "bad_source"), ({"source": ["shots"]}, "bad_source"), ({"source": None}, "bad_source"),
-    ({"source": {"dir": 5}}, "bad_source"), ({"source": {"dir": ["a"]}}, "bad_source"),
-    ({"source": {"dir": ""}}, "bad_source"), ({"source": {"dir": "\ud800"}}, "bad_source"),
-    ({"source": {"dir": "a\udfffb"}}, "bad_source"), ({"source": {"dir": "x", "pattern": "\ud800"}}, "bad_source"),
-    ({"source": {"dir": "x", "pattern": 5}}, "bad_source"), ({"source": {"dir": "x", "pattern": ["*"]}}, "bad_source"),
-    ({"source": {"dir": "x", "pattern": "a/b"}}, "bad_source"), ({"source": {"dir": "x", "\ud800": 1}}, "bad_source"),
-    ({"source": {"dir": "x" * 2000}}, "bad_source"), ({"source": {"dir": "x", "pattern": "*" * 300}}, "bad_source"),
-    ({"\ud800": 1}, "invalid_option"), ({"colour": "red"}, "invalid_option"),
+    ({"source": "shots"}, "bad_source"),
+    ({"source": ["shots"]}, "bad_source"),
+    ({"source": None}, "bad_source"),
+    ({"source": {"dir": 5}}, "bad_source"),
+    ({"source": {"dir": ["a"]}}, "bad_source"),
+    ({"source": {"dir": ""}}, "bad_source"),
+    ({"source": {"dir": "\ud800"}}, "bad_source"),
+    ({"source": {"dir": "a\udfffb"}}, "bad_source"),
+    ({"source": {"dir": "x", "pattern": "\ud800"}}, "bad_source"),
+    ({"source": {"dir": "x", "pattern": 5}}, "bad_source"),
+    ({"source": {"dir": "x", "pattern": ["*"]}}, "bad_source"),
+    ({"source": {"dir": "x", "pattern": "a/b"}}, "bad_source"),
+    ({"source": {"dir": "x", "\ud800": 1}}, "bad_source"),
+    ({"source": {"dir": "x" * 2000}}, "bad_source"),
+    ({"source": {"dir": "x", "pattern": "*" * 300}}, "bad_source"),
+    ({"\ud800": 1}, "invalid_option"),
+    ({"colour": "red"}, "invalid_option"),
 ]
 
 
@@ -88,21 +121,45 @@ def test_a_stored_record_holding_infinity_does_not_break_the_listing(hostile):
     assert status == 200 and job["id"] in [j["id"] for j in listing["jobs"]]
 
 
-@pytest.mark.parametrize("body", [
-    b"[" * 100_000 + b"]" * 100_000,
-    b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
-    b'{"source": {"dir": "x"}, "fps": NaN}',
-    b'{"source": {"dir": "x"}, "fps": Infinity}',
-    b'{"source": {"dir": "x"}, "fps": -Infinity}',
-    b"\xff\xfe{}",
-    b'{"source": {"dir": "\xed\xa0\x80"}}',  # a surrogate's UTF-8 bytes: not UTF-8 at all
-    b"",
-    b"null", b"[]", b'"job"', b"42", b"{", b'{"source": {"dir": "x"}} trailing',
-], ids=["array-100k-deep", "object-100k-deep", "NaN", "Infinity", "-Infinity", "utf16-bom", "surrogate-bytes",
-        "empty", "null", "array", "string", "number", "cut-off", "trailing"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
+        b'{"source": {"dir": "x"}, "fps": NaN}',
+        b'{"source": {"dir": "x"}, "fps": Infinity}',
+        b'{"source": {"dir": "x"}, "fps": -Infinity}',
+        b"\xff\xfe{}",
+        b'{"source": {"dir": "\xed\xa0\x80"}}',  # a surrogate's UTF-8 bytes: not UTF-8 at all
+        b"",
+        b"null",
+        b"[]",
+        b'"job"',
+        b"42",
+        b"{",
+        b'{"source": {"dir": "x"}} trailing',
+    ],
+    ids=[
+        "array-100k-deep",
+        "object-100k-deep",
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        "utf16-bom",
+        "surrogate-bytes",
+        "empty",
+        "null",
+        "array",
+        "string",
+        "number",
+        "cut-off",
+        "trailing",
+    ],
+)
 def test_a_body_built_to_break_the_parser_is_a_400(hostile, body):
-    status, _, answer = hostile.open.request("POST", "/api/v1/jobs", raw=body,
-                                             headers={"Content-Type": "application/json"})
+    status, _, answer = hostile.open.request(
+        "POST", "/api/v1/jobs", raw=body, headers={"Content-Type": "application/json"}
+    )
     assert status == 400 and answer["error"]["code"] in ("invalid_option", "bad_source"), answer
 
 
@@ -118,18 +175,29 @@ def _raw(url: str, request: bytes) -> bytes:
     return answer
 
 
-@pytest.mark.parametrize("body", [
-    b"zz\r\n{}\r\n0\r\n\r\n",  # a chunk size that is not hex
-    b"2\r\n{}XX0\r\n\r\n",  # a chunk without its line end
-    b"2;\x00=\x01\r\n{}\r\n0\r\n\r\n",  # a chunk extension of control bytes
-    b"ffffffffffffffffffff\r\n{}\r\n0\r\n\r\n",  # a size past any integer
-], ids=["bad-size", "no-terminator", "bad-extension", "huge-size"])
-@pytest.mark.parametrize("path, ctype", [("/api/v1/jobs", "application/json"),
-                                          ("/api/v1/jobs", "multipart/form-data; boundary=b"),
-                                          ("/api/v1/batch", "application/json")])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"zz\r\n{}\r\n0\r\n\r\n",  # a chunk size that is not hex
+        b"2\r\n{}XX0\r\n\r\n",  # a chunk without its line end
+        b"2;\x00=\x01\r\n{}\r\n0\r\n\r\n",  # a chunk extension of control bytes
+        b"ffffffffffffffffffff\r\n{}\r\n0\r\n\r\n",  # a size past any integer
+    ],
+    ids=["bad-size", "no-terminator", "bad-extension", "huge-size"],
+)
+@pytest.mark.parametrize(
+    "path, ctype",
+    [
+        ("/api/v1/jobs", "application/json"),
+        ("/api/v1/jobs", "multipart/form-data; boundary=b"),
+        ("/api/v1/batch", "application/json"),
+    ],
+)
 def test_a_malformed_chunked_body_is_a_400(hostile, body, path, ctype):
-    head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {ctype}\r\nTransfer-Encoding: chunked\r\n"
-            "Connection: close\r\n\r\n").encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {ctype}\r\nTransfer-Encoding: chunked\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
     answer = _raw(hostile.open.url, head + body)
     status = int(answer.split(b" ", 2)[1])
     hostile.ledger.note(f"chunked {path} {ctype} {body!r}")
@@ -157,10 +225,16 @@ def test_one_bad_item_in_a_batch_is_that_items_error(hostile):
     assert status == 422 and body["rejected"] == len(bad[24:])
 
 
-@pytest.mark.parametrize("body, status, code", [
-    ({"jobs": "all"}, 400, "invalid_option"), ({"jobs": {}}, 400, "invalid_option"), ({"jobs": []}, 400, "invalid_option"),
-    ([], 400, "invalid_option"), ({"jobs": [{}] * 51}, 413, "batch_too_large"),
-])
+@pytest.mark.parametrize(
+    "body, status, code",
+    [
+        ({"jobs": "all"}, 400, "invalid_option"),
+        ({"jobs": {}}, 400, "invalid_option"),
+        ({"jobs": []}, 400, "invalid_option"),
+        ([], 400, "invalid_option"),
+        ({"jobs": [{}] * 51}, 413, "batch_too_large"),
+    ],
+)
 def test_a_batch_of_the_wrong_shape_is_refused_whole(hostile, body, status, code):
     got, _, answer = hostile.open.request("POST", "/api/v1/batch", body)
     assert (got, answer["error"]["code"]) == (status, code), answer

@@ -4,6 +4,7 @@ raises it), and a refused request leaves nothing stored. The system's limits are
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
 import json
@@ -29,10 +30,8 @@ def send_large(service, body: bytes, headers: dict) -> tuple[int, dict]:
     """POST a body the server may refuse before reading it all (it answers, then closes):
     the client may find the pipe broken before it reads the answer."""
     conn = http.client.HTTPConnection(service.url.removeprefix("http://"), timeout=60)
-    try:
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
         conn.request("POST", "/api/v1/jobs", body=body, headers=headers)
-    except (BrokenPipeError, ConnectionResetError):
-        pass
     resp = conn.getresponse()
     answer = strict_json(resp.read())
     service.ledger.note(f"large body {len(body)} {sorted(headers.items())}")
@@ -42,10 +41,11 @@ def send_large(service, body: bytes, headers: dict) -> tuple[int, dict]:
 
 # --- frames per job ----------------------------------------------------------------------
 
+
 def test_an_upload_of_1500_frames_through_the_pages_own_form_is_taken(hostile):
     # given a browser session on the page, with its CSRF token
-    import urllib.request
     import http.cookiejar
+    import urllib.request
 
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
@@ -54,8 +54,9 @@ def test_an_upload_of_1500_frames_through_the_pages_own_form_is_taken(hostile):
     # when 1,500 frames are sent as the page sends them (werkzeug alone stops at 1,000 parts)
     fields = {"fps": "24", "codec": "mjpg", "fit": "contain"}
     body, ctype = multipart(fields, [("frames", f"shot_{i}.png", png_bytes(i % 20, (8, 8))) for i in range(1500)])
-    req = urllib.request.Request(hostile.open.url + "/jobs/new", data=body, method="POST",
-                                 headers={"Content-Type": ctype, "X-CSRF-Token": csrf})
+    req = urllib.request.Request(
+        hostile.open.url + "/jobs/new", data=body, method="POST", headers={"Content-Type": ctype, "X-CSRF-Token": csrf}
+    )
     with opener.open(req, timeout=120) as r:
         status, job = r.status, json.loads(r.read())
     # then the job is made of all of them, in order, and is encoded whole
@@ -66,8 +67,9 @@ def test_an_upload_of_1500_frames_through_the_pages_own_form_is_taken(hostile):
 
 def test_the_frame_limit_is_reached_and_named(hostile):
     # given exactly the limit of frames through the API: taken
-    status, _, job = upload(hostile.open, {"codec": "mjpg"}, [("frames", f"f{i}.png", png_bytes(0, (4, 4)))
-                                                              for i in range(2000)])
+    status, _, job = upload(
+        hostile.open, {"codec": "mjpg"}, [("frames", f"f{i}.png", png_bytes(0, (4, 4))) for i in range(2000)]
+    )
     assert status == 202 and job["progress"]["frames_total"] == 2000
     hostile.open.request("POST", f"/api/v1/jobs/{job['id']}/cancel")
     # when one more frame is sent, then 413 naming the limit and its setting, nothing kept
@@ -79,15 +81,20 @@ def test_the_frame_limit_is_reached_and_named(hostile):
     # and far more files than any job takes are refused while they stream in
     files += [("frames", f"g{i}.png", b"x") for i in range(200)]
     status, _, body = upload(hostile.open, {}, files)
-    assert (status, body["error"]["code"]) == (413, "too_many_frames") and "IMG2VID_MAX_FRAMES" in body["error"]["message"]
+    assert (status, body["error"]["code"]) == (413, "too_many_frames") and "IMG2VID_MAX_FRAMES" in body["error"][
+        "message"
+    ]
     assert uploads_now(hostile) == before
     # and a server folder over the limit too
     rel = input_folder(hostile.open, 2001, size=(4, 4))
     status, _, body = hostile.open.request("POST", "/api/v1/jobs", {"source": {"dir": rel}})
-    assert (status, body["error"]["code"]) == (413, "too_many_frames") and "IMG2VID_MAX_FRAMES" in body["error"]["message"]
+    assert (status, body["error"]["code"]) == (413, "too_many_frames") and "IMG2VID_MAX_FRAMES" in body["error"][
+        "message"
+    ]
 
 
 # --- bytes -----------------------------------------------------------------------------------
+
 
 def test_a_request_over_the_byte_limit_is_named_declared_or_chunked(hostile):
     before = uploads_now(hostile)
@@ -98,11 +105,14 @@ def test_a_request_over_the_byte_limit_is_named_declared_or_chunked(hostile):
     assert "IMG2VID_MAX_REQUEST_BYTES" in answer["error"]["message"] and f"{len(body):,}" in answer["error"]["message"]
     # when it is sent chunked, with no size said, then the same limit stops it as it streams
     conn = http.client.HTTPConnection(hostile.open.url.removeprefix("http://"), timeout=60)
-    try:
-        conn.request("POST", "/api/v1/jobs", body=iter([body[i:i + (1 << 20)] for i in range(0, len(body), 1 << 20)]),
-                     headers={"Content-Type": ctype}, encode_chunked=True)
-    except (BrokenPipeError, ConnectionResetError):
-        pass
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        conn.request(
+            "POST",
+            "/api/v1/jobs",
+            body=iter([body[i : i + (1 << 20)] for i in range(0, len(body), 1 << 20)]),
+            headers={"Content-Type": ctype},
+            encode_chunked=True,
+        )
     resp = conn.getresponse()
     answer = strict_json(resp.read())
     hostile.ledger.note("chunked body over the request limit")
@@ -127,17 +137,20 @@ def test_a_form_field_too_long_is_named(hostile):
 
 # --- archives ------------------------------------------------------------------------------
 
+
 def bomb() -> bytes:
     """A zip of one JPEG padded with 2 GiB of zeros: about 2 MB compressed (made once)."""
     if not BOMB.exists():
         BOMB.parent.mkdir(parents=True, exist_ok=True)
         tmp = BOMB.with_suffix(".part")
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
-            with z.open("frame_0001.jpg", "w", force_zip64=True) as member:
-                member.write(jpeg_bytes())
-                zeros = bytes(64 * 1024**2)
-                for _ in range(32):
-                    member.write(zeros)
+        with (
+            zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z,
+            z.open("frame_0001.jpg", "w", force_zip64=True) as member,
+        ):
+            member.write(jpeg_bytes())
+            zeros = bytes(64 * 1024**2)
+            for _ in range(32):
+                member.write(zeros)
         tmp.rename(BOMB)
     return BOMB.read_bytes()
 
@@ -160,16 +173,25 @@ def bzip2_zip(name: str, size: int) -> bytes:
     return out.getvalue()
 
 
-@pytest.mark.parametrize("archive, code, words", [
-    (lambda: bzip2_zip("f.png", 1024**2), "archive_too_large", "IMG2VID_MAX_ZIP_RATIO"),
-    (lambda: zip_of([(f"f{i}.png", b"") for i in range(2501)]), "archive_too_large", "IMG2VID_MAX_ZIP_ENTRIES"),
-    (lambda: zip_of([(f"f{i}.png", png_bytes() + bytes(1900 * 1024)) for i in range(35)],
-                    compression=zipfile.ZIP_DEFLATED), "archive_too_large", "IMG2VID_MAX_ZIP_BYTES"),
-    (lambda: zip_of([("../f.png", png_bytes())]), "bad_archive_member", "'..'"),
-    (lambda: zip_of([("/etc/f.png", png_bytes())]), "bad_archive_member", "absolute"),
-    (lambda: b"PK\x03\x04 not a zip", "bad_archive", "not a zip"),
-    (lambda: zip_of([("notes.txt", b"hi")]), "no_frames", "no frames"),
-], ids=["bzip2-ratio", "entries", "unpacked-bytes", "climbing", "absolute", "not-a-zip", "no-frames"])
+@pytest.mark.parametrize(
+    "archive, code, words",
+    [
+        (lambda: bzip2_zip("f.png", 1024**2), "archive_too_large", "IMG2VID_MAX_ZIP_RATIO"),
+        (lambda: zip_of([(f"f{i}.png", b"") for i in range(2501)]), "archive_too_large", "IMG2VID_MAX_ZIP_ENTRIES"),
+        (
+            lambda: zip_of(
+                [(f"f{i}.png", png_bytes() + bytes(1900 * 1024)) for i in range(35)], compression=zipfile.ZIP_DEFLATED
+            ),
+            "archive_too_large",
+            "IMG2VID_MAX_ZIP_BYTES",
+        ),
+        (lambda: zip_of([("../f.png", png_bytes())]), "bad_archive_member", "'..'"),
+        (lambda: zip_of([("/etc/f.png", png_bytes())]), "bad_archive_member", "absolute"),
+        (lambda: b"PK\x03\x04 not a zip", "bad_archive", "not a zip"),
+        (lambda: zip_of([("notes.txt", b"hi")]), "no_frames", "no frames"),
+    ],
+    ids=["bzip2-ratio", "entries", "unpacked-bytes", "climbing", "absolute", "not-a-zip", "no-frames"],
+)
 def test_a_bad_archive_is_refused_by_name(hostile, archive, code, words):
     before = uploads_now(hostile)
     status, _, body = upload(hostile.open, {}, [("archive", "a.zip", archive())])
@@ -182,8 +204,11 @@ def test_a_bad_archive_is_refused_by_name(hostile, archive, code, words):
 def test_an_unreadable_frame_is_named_as_the_client_named_it_and_nothing_else(hostile, field):
     # given a frame that is not an image, uploaded alone or inside a zip
     broken = ("shots/broken_7.png", b"\x89PNG not really")
-    files = ([("frames", "a.png", png_bytes()), ("frames", *broken)] if field == "frames"
-             else [("archive", "a.zip", zip_of([("a.png", png_bytes()), broken]))])
+    files = (
+        [("frames", "a.png", png_bytes()), ("frames", *broken)]
+        if field == "frames"
+        else [("archive", "a.zip", zip_of([("a.png", png_bytes()), broken]))]
+    )
     status, _, body = upload(hostile.open, {}, files)
     # then it is named by the client's name; the message holds no server path (Hostile checks)
     assert (status, body["error"]["code"]) == (400, "unreadable_frame"), body

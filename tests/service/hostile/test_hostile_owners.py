@@ -33,9 +33,14 @@ def test_a_job_names_its_owner(hostile, alices):
 
 def test_another_token_gets_404_for_it_everywhere(hostile, alices):
     bob, job_id = hostile.guarded.as_(BOB), alices["done"]["id"]
-    for method, path in (("GET", f"/api/v1/jobs/{job_id}"), ("GET", f"/api/v1/jobs/{job_id}/video"),
-                         ("GET", f"/api/v1/jobs/{job_id}/poster.jpg"), ("POST", f"/api/v1/jobs/{job_id}/cancel"),
-                         ("POST", f"/api/v1/jobs/{job_id}/retry"), ("DELETE", f"/api/v1/jobs/{job_id}")):
+    for method, path in (
+        ("GET", f"/api/v1/jobs/{job_id}"),
+        ("GET", f"/api/v1/jobs/{job_id}/video"),
+        ("GET", f"/api/v1/jobs/{job_id}/poster.jpg"),
+        ("POST", f"/api/v1/jobs/{job_id}/cancel"),
+        ("POST", f"/api/v1/jobs/{job_id}/retry"),
+        ("DELETE", f"/api/v1/jobs/{job_id}"),
+    ):
         status, _, body = bob.request(method, path)
         assert (status, body["error"]["code"]) == (404, "job_not_found"), (method, path, body)
     # and no listing of his shows it, or counts it
