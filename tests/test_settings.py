@@ -25,8 +25,12 @@ def clean_env(monkeypatch):
 
 def test_defaults_need_nothing_set():
     s = WebSettings.from_env()
-    assert (s.redis_url, str(s.data_dir), s.key_prefix, s.queue) == ("redis://127.0.0.1:6379/0", "data", "img2vid:",
-                                                                      "img2vid")
+    assert (s.redis_url, str(s.data_dir), s.key_prefix, s.queue) == (
+        "redis://127.0.0.1:6379/0",
+        "data",
+        "img2vid:",
+        "img2vid",
+    )
     assert s.api_tokens == () and s.rate_limit == "50 per second" and not s.production
 
 

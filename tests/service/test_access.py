@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import http.cookiejar
+import json
 import os
 import re
 import secrets
@@ -48,6 +49,7 @@ def _web(service: Service, name: str, env: dict[str, str]):
 
 @pytest.fixture(scope="module")
 def guarded(service):
+    # By the setting's old name, which still works (the limited web uses the new one).
     stack, url = _web(service, "web-guarded", {"API_TOKENS": f"alice:{ALICE}, bob:{BOB}, {BARE}"})
     yield Service(url, service.data, stack, service.redis, service.prefix)
     stack.stop()
@@ -59,7 +61,7 @@ def limited(service):
         service,
         "web-limited",
         {
-            "API_TOKENS": f"carol:{CAROL},dave:{DAVE},erin:{ERIN}",
+            "IMG2VID_API_TOKENS": f"carol:{CAROL},dave:{DAVE},erin:{ERIN}",
             "IMG2VID_RATE_LIMIT": f"{LIMITED_REQUESTS} per minute",
             "IMG2VID_RATE_LIMIT_CREATE": f"{LIMITED_CREATES} per minute",
         },
@@ -322,6 +324,9 @@ def test_sign_in_watch_a_job_and_sign_out_in_a_browser(browser, guarded):
     log = (Path("test-artifacts/logs/access") / "web-guarded.log").read_text()
     for token in (ALICE, BOB, BARE, "not-the-right-token-at-all"):
         assert token not in log
+    # and it said once per process that API_TOKENS has a new name
+    renamed = [json.loads(line) for line in log.splitlines() if '"setting_renamed"' in line]
+    assert renamed and all("API_TOKENS is read as IMG2VID_API_TOKENS" in e["message"] for e in renamed), renamed
 
 
 # --- rate limits -------------------------------------------------------------------------

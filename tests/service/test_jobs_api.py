@@ -258,7 +258,17 @@ def test_openapi_document_describes_the_routes(service):
     status, _, doc = service.request("GET", "/api/v1/openapi.json")
     assert status == 200 and doc["openapi"].startswith("3.")
     assert {"/api/v1/jobs", "/api/v1/batch", "/api/v1/jobs/{job_id}", "/api/v1/inputs"} <= set(doc["paths"])
-    assert {"JobSpec", "Job", "ErrorResponse"} <= set(doc["components"]["schemas"])
+    schemas = doc["components"]["schemas"]
+    assert {"JobSpec", "Job", "ErrorResponse"} <= set(schemas)
+    # made from the models the answers are made with: a refused batch item's status is
+    # there, and an upload's fields are typed as the spec types them
+    assert "status" in schemas["Rejected"]["required"]
+    form = doc["paths"]["/api/v1/jobs"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert form["properties"]["codec"]["enum"] == ["mp4v", "h264", "vp9", "vp8", "mjpg", "ffv1"]
+    assert form["properties"]["fps"]["maximum"] == 240 and "source" not in form["properties"]
+    # and a job as sent matches its schema's fields
+    _, _, job = service.request("POST", "/api/v1/jobs", {"source": {"dir": input_folder(service, 2)}})
+    assert set(job) == set(schemas["Job"]["properties"])
 
 
 @needs_ffprobe
