@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 import time
 from itertools import pairwise
 
@@ -25,31 +23,13 @@ from img2vid.errors import (
     VerifyFailedError,
 )
 
-from videotools import needs_ffprobe, read_back
+from videotools import needs_ffprobe, probe_stream, read_back
 
 FFPROBE_CODEC = {"mp4v": "mpeg4", "h264": "h264", "vp8": "vp8", "vp9": "vp9", "mjpg": "mjpeg", "ffv1": "ffv1"}
 
 
 def ffprobe(path) -> dict:
-    out = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-count_frames",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "stream=codec_name,pix_fmt,nb_read_frames,width,height,avg_frame_rate,profile",
-            "-of",
-            "json",
-            str(path),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return json.loads(out)["streams"][0]
+    return probe_stream(path, "codec_name", "pix_fmt", "nb_read_frames", "width", "height", "avg_frame_rate", "profile")
 
 
 def opts(**kw) -> EncodeOptions:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import cv2
@@ -30,3 +32,15 @@ def read_back(path: Path) -> list[np.ndarray]:
 
 
 needs_ffprobe = pytest.mark.skipif(shutil.which("ffprobe") is None, reason="ffprobe (Debian's ffmpeg) is not installed")
+
+
+def probe_stream(path: Path, *fields: str) -> dict:
+    """The first video stream's fields as Debian's ffprobe reads them, counting every frame."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0"]
+        + ["-show_entries", "stream=" + ",".join(fields), "-of", "json", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(out)["streams"][0]

@@ -88,19 +88,7 @@ def _encode(rt: Runtime, job: Job, run: Run) -> str:
     except SoftTimeLimitExceeded:  # the run was stuck where it could not check its limit
         return _time_limit_exceeded(rt, job, run)
     except Img2VidError as exc:
-        volume.remove_output(job.id)
-        error = _client_error(exc, rt, job, frames, source_name)
-        if _finish(job.id, "failed", run, error=error):
-            logs.event(
-                log,
-                "job_failed",
-                f"job {job.id} failed: {error.message}",
-                level=logging.WARNING,
-                code=error.code,
-                file=error.path,
-                worker=run.worker,
-            )
-        return "failed"
+        return _failed(rt, job, run, _client_error(exc, rt, job, frames, source_name))
     except Exception as exc:  # a bug, not bad input: log it whole, tell the client briefly
         logs.event(
             log,
@@ -192,16 +180,22 @@ def _stopped(rt: Runtime, job: Job, run: Run, exc: CancelledError) -> str:
 
 def _time_limit_exceeded(rt: Runtime, job: Job, run: Run) -> str:
     """Fail the job for good: a job that outran its limit would outrun it again."""
-    rt.volume.remove_output(job.id)
     limit = rt.settings.task_time_limit
     error = TimeLimitError(f"the job ran longer than the time limit of {limit:,} s (IMG2VID_TASK_TIME_LIMIT)")
-    if _finish(job.id, "failed", run, error=ErrorBody(**error.to_dict())):
+    return _failed(rt, job, run, ErrorBody(**error.to_dict()))
+
+
+def _failed(rt: Runtime, job: Job, run: Run, error: ErrorBody) -> str:
+    """Fail the job for good with the error a client reads; its output goes."""
+    rt.volume.remove_output(job.id)
+    if _finish(job.id, "failed", run, error=error):
         logs.event(
             log,
             "job_failed",
             f"job {job.id} failed: {error.message}",
             level=logging.WARNING,
             code=error.code,
+            file=error.path,
             worker=run.worker,
         )
     return "failed"

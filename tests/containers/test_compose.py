@@ -25,7 +25,7 @@ from img2vid.testing import free_port, wait_until
 
 from composetools import Compose, docker_missing
 from servicetools import HEAVY_CACHE, frames_in, multipart, png_bytes
-from videotools import needs_ffprobe
+from videotools import needs_ffprobe, probe_stream
 
 
 def _require_docker() -> None:
@@ -100,25 +100,7 @@ def _heavy_folder(stack: Compose, frames: int) -> str:
 def _frames_in_video(data: bytes, tmp_path: Path) -> int:
     path = tmp_path / "video.mp4"
     path.write_bytes(data)
-    out = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-count_frames",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "stream=nb_read_frames",
-            "-of",
-            "csv=p=0",
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return int(out.strip())
+    return int(probe_stream(path, "nb_read_frames")["nb_read_frames"])
 
 
 # --- the images ------------------------------------------------------------------------

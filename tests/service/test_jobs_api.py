@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from servicetools import HEAVY_CODEC, frames_in, heavy_folder, input_folder, png_bytes, upload, zip_of
-from videotools import needs_ffprobe, read_back
+from videotools import needs_ffprobe, probe_stream, read_back
 
 
 def test_a_folder_job_runs_end_to_end(service, tmp_path):
@@ -276,25 +274,8 @@ def test_ffprobe_agrees_with_the_result(service, tmp_path):
     _, _, job = service.request("POST", "/api/v1/jobs", {"source": {"dir": input_folder(service, 7)}, "codec": "h264"})
     done = service.wait_state(job["id"], "succeeded")
     (tmp_path / "v.mp4").write_bytes(service.request("GET", done["result"]["video_url"])[2])
-    out = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-count_frames",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "stream=nb_read_frames,pix_fmt",
-            "-of",
-            "csv=p=0",
-            str(tmp_path / "v.mp4"),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    assert out == "yuv420p,7"
+    info = probe_stream(tmp_path / "v.mp4", "nb_read_frames", "pix_fmt")
+    assert (info["pix_fmt"], info["nb_read_frames"]) == ("yuv420p", "7")
 
 
 def test_idempotency_key_on_an_upload_with_other_bytes_is_refused(service):
