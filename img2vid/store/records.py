@@ -7,12 +7,13 @@ fields no longer read (``source``), which are ignored.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
 from pydantic import BaseModel
 
-from img2vid.job import Job
+from img2vid.job import Job, JobSpec
 
 
 def to_hash(job: Job) -> dict[str, str | int]:
@@ -49,7 +50,7 @@ def from_hash(h: dict[str, str]) -> Job:
         {
             "id": h["id"],
             "state": h["state"],
-            "spec": json.loads(h.get("spec") or "{}"),
+            "spec": _stored_spec(h.get("spec") or "{}"),
             "created_at": float(h["created_at"]),
             "started_at": number("started_at"),
             "finished_at": number("finished_at"),
@@ -64,6 +65,13 @@ def from_hash(h: dict[str, str]) -> Job:
             "pid": int(h["pid"]) if h.get("pid") else None,
         }
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _stored_spec(text: str) -> JobSpec:
+    # A stored spec never changes and a followed job is read again and again: parse each
+    # once per process (a JobSpec is frozen, so one may serve every read).
+    return JobSpec.model_validate(json.loads(text))
 
 
 def _loads(text: str) -> Any:
