@@ -1,15 +1,23 @@
-"""Encoding benchmark: the engine against the original script and ffmpeg.
+"""Encoding benchmark: the engine against ffmpeg doing the same encode, on the same frames.
 
-Every contender runs as its own process on the same frames; the table shows wall time
-(process start to exit, imports included), frames/s and peak resident memory (from
-wait4). Run: make bench-encode [ARGS='--count 1000' | ARGS='--frames DIR'].
+For each codec the engine runs as ``img2vid encode`` and two ffmpeg peers run with the
+engine's own settings (the codec table's, as ffmpeg options): the newest release
+(9.0, from PyPI's imageio-ffmpeg) and Debian's 5.1 where it is installed. Every
+contender is its own process; rounds interleave them. The table shows wall time
+(process start to exit, imports included), CPU time (user + system), frames/s, peak
+resident memory (from wait4), the video's size and its PSNR against the source frames
+(ffmpeg's psnr filter, the JPEGs converted to yuv420p as reference).
+
+Run: make bench-encode [ARGS='--count 1000' | ARGS='--frames DIR' | ARGS='--codecs mp4v'].
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -18,159 +26,215 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.framegen import ensure_frames
+from img2vid.engine.codecs import CODECS, PyAVWriting
 
 HERE = Path(__file__).resolve().parent
-
 VENV_BIN = Path(sys.executable).parent
+FPS = 5.0
+
+
+@dataclass
+class Run:
+    wall: float
+    cpu: float
+    rss_mib: float
+    ok: bool
+
+
+@dataclass
+class Contender:
+    codec: str
+    name: str
+    argv: list[str]  # "{out}" stands for the output file
+    output: str  # file name
+
+    def command(self, target: Path) -> list[str]:
+        return [str(target) if x == "{out}" else x for x in self.argv]
 
 
 @dataclass
 class Row:
-    name: str
-    wall: float
-    rss_mib: float
-    out_mib: float
-    ok: bool
+    contender: Contender
+    runs: list[Run]
+    mib: float  # the video's size
+    psnr: str = "—"
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.runs)
+
+    @property
+    def wall(self) -> float:
+        return statistics.median(r.wall for r in self.runs)
+
+    @property
+    def cpu(self) -> float:
+        return statistics.median(r.cpu for r in self.runs)
+
+    @property
+    def rss_mib(self) -> float:
+        return max(r.rss_mib for r in self.runs)
 
 
-def run(name: str, argv: list[str], output: Path) -> Row:
+def ffmpeg_9() -> str | None:
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        return None
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def ffmpeg_version(exe: str) -> str:
+    first = subprocess.run([exe, "-version"], capture_output=True, text=True).stdout.split("\n", 1)[0]
+    m = re.search(r"version n?(\d+\.\d+)", first)
+    return m.group(1) if m else "?"
+
+
+def measure(argv: list[str], output: Path) -> Run:
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    code = os.waitstatus_to_exitcode(status)
     err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
-    ok = proc.returncode == 0 and output.exists()
+    ok = code == 0 and output.exists()
     if not ok:
-        print(f"  {name} failed ({proc.returncode}): {err[-300:]}", file=sys.stderr)
-    size = output.stat().st_size / 2**20 if output.exists() else 0.0
-    return Row(name, wall, usage.ru_maxrss / 1024, size, ok)
+        print(f"  {argv[0]} failed ({code}): {err[-300:]}", file=sys.stderr)
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, ok)
 
 
-def _median(rows: list[Row]) -> Row:
-    ordered = sorted(rows, key=lambda r: r.wall)
-    mid = ordered[len(ordered) // 2]
-    return Row(mid.name, mid.wall, max(r.rss_mib for r in rows), mid.out_mib, all(r.ok for r in rows))
+def psnr(ffmpeg: str, video: Path, frames: Path) -> str:
+    """Average PSNR (dB) of ``video`` against the JPEGs, both as yuv420p."""
+    out = subprocess.run(
+        [ffmpeg, "-hide_banner", "-i", str(video), "-framerate", str(FPS), "-pattern_type", "glob"]
+        + ["-i", str(frames / "*.jpg"), "-lavfi", "[1:v]format=yuv420p[ref];[0:v]format=yuv420p[out];[out][ref]psnr"]
+        + ["-f", "null", "-"],
+        capture_output=True,
+        text=True,
+    ).stderr
+    m = re.search(r"PSNR y:([\d.]+) u:([\d.]+) v:([\d.]+) average:([\d.inf]+)", out)
+    return f"{float(m.group(4)):.2f} (y {float(m.group(1)):.2f})" if m else "?"
+
+
+def contenders(codecs: list[str], frames: Path, peers: dict[str, str]) -> list[Contender]:
+    glob_input = ["-framerate", str(FPS), "-pattern_type", "glob", "-i", str(frames / "*.jpg")]
+    size = _first_size(frames)
+    found = []
+    for codec in codecs:
+        row = CODECS[codec]
+        found.append(
+            Contender(
+                codec,
+                f"engine {codec}",
+                [str(VENV_BIN / "img2vid"), "encode", str(frames), "{out}", "--codec", codec, "--overwrite"],
+                f"engine-{codec}{row.suffix}",
+            )
+        )
+        if not isinstance(row.writing, PyAVWriting):
+            continue
+        for label, exe in peers.items():
+            found.append(
+                Contender(
+                    codec,
+                    f"ffmpeg {label} {codec}",
+                    [exe, "-v", "error", "-y", *glob_input, *row.writing.ffmpeg_args(FPS, size), "{out}"],
+                    f"ffmpeg-{label}-{codec}{row.suffix}",
+                )
+            )
+    return found
+
+
+def _first_size(frames: Path) -> tuple[int, int]:
+    from PIL import Image
+
+    with Image.open(min(frames.glob("*.jpg"))) as img:
+        return img.size
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frames", type=Path, help="a folder of JPEG frames to use instead of generated ones")
     p.add_argument("--count", type=int, default=300, help="frames to generate (default 300)")
-    p.add_argument("--codecs", default="mp4v,h264,vp8,vp9", help="engine codecs to run (default mp4v,h264,vp8,vp9)")
+    p.add_argument("--codecs", default="mp4v,h264,vp9", help="engine codecs to run (default mp4v,h264,vp9)")
+    p.add_argument("--repeat", type=int, default=3, help="rounds; each row shows the median (default 3)")
     p.add_argument(
         "--no-reference", action="store_true", help="skip the original script (it holds every frame in memory)"
     )
-    p.add_argument("--repeat", type=int, default=3, help="rounds; each row shows the median wall time (default 3)")
+    p.add_argument("--no-psnr", action="store_true", help="skip the PSNR column (it decodes every video again)")
     a = p.parse_args()
 
-    if a.frames:
-        frames = a.frames
+    frames = a.frames or _generated(a.count)
+    count = len(list(frames.glob("*.jpg")))
+    peers: dict[str, str] = {}
+    newest = ffmpeg_9()
+    if newest:
+        peers[ffmpeg_version(newest)] = newest
     else:
-        frames = HERE / ".frames-1920x1080"
-        print(f"making {a.count} 1920x1080 frames in {frames} (kept for next time) ...", file=sys.stderr)
-        ensure_frames(frames, a.count)
-        if len(list(frames.glob("*.jpg"))) != a.count:
-            # A folder made for a larger count: use exactly the first N.
-            sub = HERE / f".frames-1920x1080-{a.count}"
-            if not sub.exists():
-                sub.mkdir()
-                for i in range(a.count):
-                    os.link(frames / f"frame_{i:05d}.jpg", sub / f"frame_{i:05d}.jpg")
-            frames = sub
-    count = len([f for f in frames.iterdir() if f.suffix.lower() in (".jpg", ".jpeg")])
-
-    contenders: list[tuple[str, list[str], str]] = []  # (name, argv with {out}, output file name)
-    for codec in a.codecs.split(","):
-        name = f"engine-{codec}" + (".webm" if codec in ("vp8", "vp9") else ".mp4")
-        contenders.append(
-            (
-                f"engine {codec}",
-                [str(VENV_BIN / "img2vid"), "encode", str(frames), "{out}", "--codec", codec, "--overwrite"],
-                name,
-            )
-        )
-    if not a.no_reference:
-        contenders.append(
-            (
-                "reference loop (read all, mp4v)",
-                [sys.executable, "-m", "bench.reference_loop", str(frames), "{out}"],
-                "reference.mp4",
-            )
-        )
+        print("imageio-ffmpeg is not installed (make install): no ffmpeg 9.0 peer", file=sys.stderr)
     if shutil.which("ffmpeg"):
-        contenders.append(
-            (
-                "ffmpeg -c:v mpeg4",
-                [
-                    "ffmpeg",
-                    "-v",
-                    "error",
-                    "-y",
-                    "-framerate",
-                    "5",
-                    "-pattern_type",
-                    "glob",
-                    "-i",
-                    str(frames / "*.jpg"),
-                    "-c:v",
-                    "mpeg4",
-                    "{out}",
-                ],
-                "ffmpeg.mp4",
-            )
-        )
+        peers.setdefault(ffmpeg_version("ffmpeg"), "ffmpeg")
+    rivals = contenders(a.codecs.split(","), frames, peers)
+    if not a.no_reference:
+        reference = [sys.executable, "-m", "bench.reference_loop", str(frames), "{out}"]
+        rivals.append(Contender("mp4v", "reference loop (read all, mp4v)", reference, "reference.mp4"))
 
-    # Rounds interleave the contenders, so a machine that slows down for a while (this one
-    # shares its host) slows them all alike; each row is the median round.
-    runs: dict[str, list[Row]] = {name: [] for name, _, _ in contenders}
+    runs: dict[str, list[Run]] = {c.name: [] for c in rivals}
+    rows: dict[str, Row] = {}
     with tempfile.TemporaryDirectory(prefix="img2vid-bench-") as tmp:
         for _ in range(a.repeat):
-            for name, argv, file_name in contenders:
-                target = Path(tmp) / file_name
+            for c in rivals:
+                target = Path(tmp) / c.output
                 target.unlink(missing_ok=True)
-                runs[name].append(run(name, [str(target) if x == "{out}" else x for x in argv], target))
-    rows = [_median(rs) for rs in runs.values()]
+                runs[c.name].append(measure(c.command(target), target))
+        for c in rivals:
+            target = Path(tmp) / c.output
+            row = Row(c, runs[c.name], target.stat().st_size / 2**20 if target.exists() else 0.0)
+            if row.ok and not a.no_psnr and peers:
+                row.psnr = psnr(newest or "ffmpeg", target, frames)
+            rows[c.name] = row
 
-    by_name = {r.name: r for r in rows}
-    ff = by_name.get("ffmpeg -c:v mpeg4")
-    print(
-        f"\n{count} frames of 1920x1080 JPEG, {os.cpu_count()} cores, median of {a.repeat} rounds "
-        "(peak RSS: the highest)\n"
-    )
-    print(
-        f"| {'contender':34} | {'wall s':>7} | {'frames/s':>8} | {'peak RSS MiB':>12} | {'vs ffmpeg':>9} "
-        f"| {'output MiB':>10} |"
-    )
-    print(f"|{'-' * 36}|{'-' * 9}|{'-' * 10}|{'-' * 14}|{'-' * 11}|{'-' * 12}|")
-    for r in rows:
-        rel = f"{r.wall / ff.wall:.2f}x" if ff and ff.ok and r.ok else "—"
-        fps = f"{count / r.wall:.1f}" if r.ok else "failed"
-        print(f"| {r.name:34} | {r.wall:7.2f} | {fps:>8} | {r.rss_mib:12.0f} | {rel:>9} | {r.out_mib:10.1f} |")
-
-    engine = by_name.get("engine mp4v")
-    ref = by_name.get("reference loop (read all, mp4v)")
+    w, h = _first_size(frames)
+    print(f"\n{count} frames of {w}x{h} JPEG at {FPS:g} fps, {os.cpu_count()} cores, median of {a.repeat} rounds")
+    print("(peak RSS: the highest of the rounds; PSNR: average dB, luma in brackets)\n")
+    print("| contender | wall s | CPU s | frames/s | peak RSS MiB | MiB | PSNR dB | vs ffmpeg 9 |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    newest_label = next(iter(peers), None) if newest else None
     checks = []
-    if engine and ff:
-        checks.append(
-            (f"engine mp4v wall <= 1.0x ffmpeg ({engine.wall / ff.wall:.2f}x)", engine.ok and engine.wall <= ff.wall)
+    for row in rows.values():
+        c = row.contender
+        peer = rows.get(f"ffmpeg {newest_label} {c.codec}")
+        rel = f"{row.wall / peer.wall:.2f}x" if c.name.startswith("engine") and peer and peer.ok and row.ok else "—"
+        fps = f"{count / row.wall:.1f}" if row.ok else "failed"
+        print(
+            f"| {c.name} | {row.wall:.2f} | {row.cpu:.2f} | {fps} | {row.rss_mib:.0f} | {row.mib:.1f} "
+            f"| {row.psnr} | {rel} |"
         )
+        if c.name.startswith("engine") and c.codec in ("mp4v", "h264", "vp9"):
+            checks.append((f"{c.name} peak RSS <= 300 MiB ({row.rss_mib:.0f} MiB)", row.ok and row.rss_mib <= 300))
+    engine, ref = rows.get("engine mp4v"), rows.get("reference loop (read all, mp4v)")
     if engine and ref:
-        checks.append(
-            (
-                f"engine mp4v >= 1.8x faster than the reference loop ({ref.wall / engine.wall:.2f}x)",
-                engine.ok and ref.wall >= 1.8 * engine.wall,
-            )
-        )
-    # The memory target is the issue's, for the engine's mp4v and h264 rows; VP9 is shown
-    # for what it is: libvpx-vp9 alone holds about 175 MiB for a 1080p real-time encode.
-    for r in rows:
-        if r.name in ("engine mp4v", "engine h264"):
-            checks.append((f"{r.name} peak RSS <= 300 MiB ({r.rss_mib:.0f} MiB)", r.ok and r.rss_mib <= 300))
+        ratio = ref.wall / engine.wall
+        text = f"engine mp4v >= 1.8x faster than the reference loop ({ratio:.2f}x)"
+        checks.append((text, engine.ok and ratio >= 1.8))
     print()
     for text, ok in checks:
         print(f"{'PASS' if ok else 'FAIL'}  {text}")
-    return 0 if all(ok for _, ok in checks) and all(r.ok for r in rows) else 1
+    return 0 if all(r.ok for r in rows.values()) else 1
+
+
+def _generated(count: int) -> Path:
+    frames = HERE / ".frames-1920x1080"
+    print(f"making {count} 1920x1080 frames in {frames} (kept for next time) ...", file=sys.stderr)
+    ensure_frames(frames, count)
+    if len(list(frames.glob("*.jpg"))) == count:
+        return frames
+    # A folder made for a larger count: use exactly the first N.
+    sub = HERE / f".frames-1920x1080-{count}"
+    if not sub.exists():
+        sub.mkdir()
+        for i in range(count):
+            os.link(frames / f"frame_{i:05d}.jpg", sub / f"frame_{i:05d}.jpg")
+    return sub
 
 
 if __name__ == "__main__":

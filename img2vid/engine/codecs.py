@@ -36,6 +36,18 @@ class PyAVWriting:
     bit_rate: BitRate | None = None
     codec_tag: str | None = None
 
+    def ffmpeg_args(self, fps: float, size: tuple[int, int]) -> list[str]:
+        """The same settings as ffmpeg's output options, so that a benchmark can hold the
+        engine against ffmpeg doing exactly this encode."""
+        args = ["-c:v", self.encoder, "-pix_fmt", self.pix_fmt]
+        for key, value in {**self.options, **self.container_options}.items():
+            args += [f"-{key}", value]
+        if self.bit_rate:
+            args += ["-b:v", str(self.bit_rate(fps, size))]
+        if self.codec_tag:
+            args += ["-tag:v", self.codec_tag]
+        return args
+
 
 @dataclass(frozen=True)
 class OpenCVWriting:
