@@ -127,15 +127,15 @@ def test_progress_is_reported_up_to_the_total(make_frames, out_dir):
 
 
 def test_progress_and_cancel_checks_keep_coming_while_a_frame_is_slow(make_frames, out_dir, monkeypatch):
-    # given a frame that takes 1.2 s to decode
-    real_read = encode_module.read_frame
+    # given a frame that takes 1.2 s to read
+    real_read = encode_module.read_bytes
 
     def slow_read(path, *limits):
         if path.name == "frame_3.png":
             time.sleep(1.2)
         return real_read(path, *limits)
 
-    monkeypatch.setattr(encode_module, "read_frame", slow_read)
+    monkeypatch.setattr(encode_module, "read_bytes", slow_read)
     progress_at, cancel_at = [], []
     # when encoded with the default interval
     encode(

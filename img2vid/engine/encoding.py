@@ -16,7 +16,7 @@ import cv2
 
 from img2vid.engine.codecs import check_size, check_suffix, get_codec
 from img2vid.engine.discovery import discover
-from img2vid.engine.images import probe_size
+from img2vid.engine.images import JPEG_SUFFIXES, probe_size
 from img2vid.engine.options import EncodeOptions
 from img2vid.errors import (
     CancelledError,
@@ -27,7 +27,8 @@ from img2vid.errors import (
 )
 
 from .fit import even_size, fit_frame
-from .frames import read_frame
+from .frames import decode_bgr, read_bytes, read_frame
+from .jpegyuv import decode_yuv420
 from .output import OutputFiles
 from .pipeline import ordered_map
 from .verify import probe_video
@@ -193,8 +194,15 @@ def _write(files, codec, opts, frames, size, ticker, bad, threads, window) -> tu
     ticker.done = len(bad)  # frames refused at the header count as handled
     writer = open_writer(codec, files.tmp_video, opts.fps, size)
 
+    yuv = writer.takes_yuv420
+
     def decode(path: Path):
-        return writer.prepare(fit_frame(read_frame(path, opts.max_frame_bytes), size, opts.fit))
+        data = read_bytes(path, opts.max_frame_bytes)
+        if yuv and path.suffix.lower() in JPEG_SUFFIXES:
+            frame = decode_yuv420(data, size)
+            if frame is not None:
+                return frame
+        return writer.prepare(fit_frame(decode_bgr(path, data), size, opts.fit))
 
     written, first = 0, None
     results = ordered_map(

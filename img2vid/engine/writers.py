@@ -21,8 +21,11 @@ from img2vid.errors import EncoderError
 
 
 class Writer(Protocol):
+    # Whether write() also takes a limited-range yuv420p av.VideoFrame as it is.
+    takes_yuv420: bool
+
     def prepare(self, bgr: np.ndarray) -> np.ndarray: ...
-    def write(self, prepared: np.ndarray) -> None: ...
+    def write(self, prepared: np.ndarray | av.VideoFrame) -> None: ...
     def close(self) -> None: ...
     def abort(self) -> None: ...
 
@@ -30,6 +33,8 @@ class Writer(Protocol):
 class OpenCVWriter:
     """cv2.VideoWriter through its FFmpeg backend (mjpg). It rounds odd sizes down to
     even, so only codecs that need even sizes anyway go through it."""
+
+    takes_yuv420 = False
 
     def __init__(self, path: Path, fourcc: str, fps: float, size: tuple[int, int]) -> None:
         self.size = size
@@ -71,7 +76,7 @@ class PyAVWriter:
         codec_tag: str | None = None,
     ) -> None:
         self.size = size
-        self._yuv = pix_fmt == "yuv420p"
+        self._yuv = self.takes_yuv420 = pix_fmt == "yuv420p"
         try:
             self._out = av.open(str(path), "w", options=container_options or {})
             stream = self._out.add_stream(encoder, rate=Fraction(fps).limit_denominator(1_000_000))
@@ -91,10 +96,14 @@ class PyAVWriter:
         # OpenCV's BGR->I420 is BT.601 limited range, what yuv420p players assume.
         return cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420) if self._yuv else bgr
 
-    def write(self, prepared: np.ndarray) -> None:
+    def write(self, prepared: np.ndarray | av.VideoFrame) -> None:
         try:
             # Inside: FFmpeg checks the picture's size here too (av_image_check_size).
-            frame = av.VideoFrame.from_ndarray(prepared, format="yuv420p" if self._yuv else "bgr24")
+            if isinstance(prepared, av.VideoFrame):
+                frame = prepared
+                frame.pts = None  # the encoder numbers the frames
+            else:
+                frame = av.VideoFrame.from_ndarray(prepared, format="yuv420p" if self._yuv else "bgr24")
             for packet in self._stream.encode(frame):
                 self._out.mux(packet)
         except av.error.FFmpegError as exc:
