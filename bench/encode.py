@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.framegen import ensure_frames
+from bench.framegen import SCENES, ensure_frames
 from img2vid.engine.codecs import CODECS, PyAVWriting
 
 HERE = Path(__file__).resolve().parent
@@ -57,7 +57,11 @@ class Row:
     contender: Contender
     runs: list[Run]
     mib: float  # the video's size
-    psnr: str = "—"
+    psnr: tuple[float, float] | None = None  # average, luma
+
+    @property
+    def psnr_text(self) -> str:
+        return f"{self.psnr[0]:.2f} (y {self.psnr[1]:.2f})" if self.psnr else "—"
 
     @property
     def ok(self) -> bool:
@@ -103,8 +107,8 @@ def measure(argv: list[str], output: Path) -> Run:
     return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, ok)
 
 
-def psnr(ffmpeg: str, video: Path, frames: Path) -> str:
-    """Average PSNR (dB) of ``video`` against the JPEGs, both as yuv420p."""
+def psnr(ffmpeg: str, video: Path, frames: Path) -> tuple[float, float] | None:
+    """Average and luma PSNR (dB) of ``video`` against the JPEGs, both as yuv420p."""
     out = subprocess.run(
         [ffmpeg, "-hide_banner", "-i", str(video), "-framerate", str(FPS), "-pattern_type", "glob"]
         + ["-i", str(frames / "*.jpg"), "-lavfi", "[1:v]format=yuv420p[ref];[0:v]format=yuv420p[out];[out][ref]psnr"]
@@ -113,7 +117,7 @@ def psnr(ffmpeg: str, video: Path, frames: Path) -> str:
         text=True,
     ).stderr
     m = re.search(r"PSNR y:([\d.]+) u:([\d.]+) v:([\d.]+) average:([\d.inf]+)", out)
-    return f"{float(m.group(4)):.2f} (y {float(m.group(1)):.2f})" if m else "?"
+    return (float(m.group(4)), float(m.group(1))) if m else None
 
 
 def contenders(codecs: list[str], frames: Path, peers: dict[str, str]) -> list[Contender]:
@@ -155,6 +159,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frames", type=Path, help="a folder of JPEG frames to use instead of generated ones")
     p.add_argument("--count", type=int, default=300, help="frames to generate (default 300)")
+    p.add_argument("--scene", choices=SCENES, default="textured", help="what generated frames show (bench/framegen.py)")
     p.add_argument("--codecs", default="mp4v,h264,vp9", help="engine codecs to run (default mp4v,h264,vp9)")
     p.add_argument("--repeat", type=int, default=3, help="rounds; each row shows the median (default 3)")
     p.add_argument(
@@ -163,7 +168,7 @@ def main() -> int:
     p.add_argument("--no-psnr", action="store_true", help="skip the PSNR column (it decodes every video again)")
     a = p.parse_args()
 
-    frames = a.frames or _generated(a.count)
+    frames = a.frames or _generated(a.count, a.scene)
     count = len(list(frames.glob("*.jpg")))
     peers: dict[str, str] = {}
     newest = ffmpeg_9()
@@ -207,10 +212,12 @@ def main() -> int:
         fps = f"{count / row.wall:.1f}" if row.ok else "failed"
         print(
             f"| {c.name} | {row.wall:.2f} | {row.cpu:.2f} | {fps} | {row.rss_mib:.0f} | {row.mib:.1f} "
-            f"| {row.psnr} | {rel} |"
+            f"| {row.psnr_text} | {rel} |"
         )
         if c.name.startswith("engine") and c.codec in ("mp4v", "h264", "vp9"):
             checks.append((f"{c.name} peak RSS <= 300 MiB ({row.rss_mib:.0f} MiB)", row.ok and row.rss_mib <= 300))
+        if c.name.startswith("engine") and peer and peer.ok and row.ok:
+            checks += _goals(row, peer)
     engine, ref = rows.get("engine mp4v"), rows.get("reference loop (read all, mp4v)")
     if engine and ref:
         ratio = ref.wall / engine.wall
@@ -222,14 +229,34 @@ def main() -> int:
     return 0 if all(r.ok for r in rows.values()) else 1
 
 
-def _generated(count: int) -> Path:
-    frames = HERE / ".frames-1920x1080"
-    print(f"making {count} 1920x1080 frames in {frames} (kept for next time) ...", file=sys.stderr)
-    ensure_frames(frames, count)
+# The engine's wall time as a share of ffmpeg 9.0's, at most (issue 14's goals).
+WALL_GOALS = {"mp4v": 0.67, "h264": 1.0, "vp9": 1.0, "vp8": 1.0}
+
+
+def _goals(row: Row, peer: Row) -> list[tuple[str, bool]]:
+    """The engine row held to the goals against ffmpeg 9.0 doing the same encode."""
+    name, checks = row.contender.name, []
+    goal = WALL_GOALS.get(row.contender.codec)
+    if goal is not None:
+        ratio = row.wall / peer.wall
+        checks.append((f"{name} wall <= {goal:g}x ffmpeg 9.0's ({ratio:.2f}x)", ratio <= goal))
+    if row.psnr and peer.psnr:
+        gap = row.psnr[0] - peer.psnr[0]
+        checks.append((f"{name} PSNR within 0.3 dB of ffmpeg 9.0's or above ({gap:+.2f} dB)", gap >= -0.3))
+    size = row.mib / peer.mib - 1 if peer.mib else 0.0
+    checks.append((f"{name} size within 5 % of ffmpeg 9.0's ({size:+.1%})", abs(size) <= 0.05))
+    return checks
+
+
+def _generated(count: int, scene: str) -> Path:
+    name = ".frames-1920x1080" + ("" if scene == "textured" else f"-{scene}")
+    frames = HERE / name
+    print(f"making {count} 1920x1080 {scene} frames in {frames} (kept for next time) ...", file=sys.stderr)
+    ensure_frames(frames, count, scene=scene)
     if len(list(frames.glob("*.jpg"))) == count:
         return frames
     # A folder made for a larger count: use exactly the first N.
-    sub = HERE / f".frames-1920x1080-{count}"
+    sub = HERE / f"{name}-{count}"
     if not sub.exists():
         sub.mkdir()
         for i in range(count):
