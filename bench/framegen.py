@@ -92,8 +92,13 @@ def make_frame(i: int, width: int, height: int, scene: str = "textured") -> np.n
 
 def _write(args: tuple[Path, int, int, int, int, str]) -> None:
     folder, i, width, height, quality, scene = args
-    frame = make_frame(i, width, height, scene)
-    cv2.imwrite(str(folder / f"frame_{i:05d}.jpg"), frame, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    ok, jpeg = cv2.imencode(".jpg", make_frame(i, width, height, scene), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    # Whole or not at all: the folder is kept for next time, and a frame cut short by an
+    # interrupted run would be taken for a finished one.
+    part = folder / f"frame_{i:05d}.jpg.part"
+    part.write_bytes(jpeg.tobytes())
+    os.replace(part, folder / f"frame_{i:05d}.jpg")
 
 
 def ensure_frames(
