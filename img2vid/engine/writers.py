@@ -15,7 +15,6 @@ from typing import Protocol
 import av
 import cv2
 import numpy as np
-from av.codec.context import ThreadType
 
 from img2vid.engine.codecs import Codec, OpenCVWriting
 from img2vid.errors import EncoderError
@@ -88,10 +87,9 @@ class PyAVWriter:
                 stream.bit_rate = bit_rate
             if codec_tag:
                 stream.codec_tag = codec_tag
-            stream.codec_context.thread_count = 0  # as many as the encoder likes
-            # Of either kind, as ffmpeg's default: PyAV's own (slices only) made libx264
-            # run sliced threads, about 13 % slower at 1080p than its frame threads.
-            stream.codec_context.thread_type = ThreadType.FRAME | ThreadType.SLICE
+            # As many as the encoder likes, of PyAV's kind (slices). libx264's frame threads,
+            # ffmpeg's default, ran 12 % faster at 1080p but peaked at 326 MiB, not 253.
+            stream.codec_context.thread_count = 0
             self._stream = stream
         except (av.error.FFmpegError, ValueError) as exc:
             raise EncoderError(f"could not open the {encoder} encoder for {path.name}: {exc}") from None
