@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint format install bench-encode bench-queue chaos clean
+.PHONY: test lint format install bench-encode bench-stages bench-queue chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ format: $(STAMP)
 # Benchmarks print a table; pass flags with ARGS, e.g. make bench-encode ARGS='--count 1000'
 bench-encode: $(STAMP)
 	$(PY) -m bench.encode $(ARGS)
+
+# Each stage's CPU per frame on one thread: decode ways, range, each encoder
+bench-stages: $(STAMP)
+	$(PY) -m bench.stages $(ARGS)
 
 bench-queue: $(STAMP)
 	$(PY) -m bench.queue $(ARGS)
