@@ -168,7 +168,7 @@ def main() -> int:
     p.add_argument("--no-psnr", action="store_true", help="skip the PSNR column (it decodes every video again)")
     a = p.parse_args()
 
-    frames = a.frames or _generated(a.count, a.scene)
+    frames = a.frames or generated(a.count, a.scene)
     count = len(list(frames.glob("*.jpg")))
     peers: dict[str, str] = {}
     newest = ffmpeg_9()
@@ -248,7 +248,8 @@ def _goals(row: Row, peer: Row) -> list[tuple[str, bool]]:
     return checks
 
 
-def _generated(count: int, scene: str) -> Path:
+def generated(count: int, scene: str) -> Path:
+    """Exactly ``count`` generated frames of ``scene``, made once and kept in bench/."""
     name = ".frames-1920x1080" + ("" if scene == "textured" else f"-{scene}")
     frames = HERE / name
     print(f"making {count} 1920x1080 {scene} frames in {frames} (kept for next time) ...", file=sys.stderr)

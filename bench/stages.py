@@ -21,12 +21,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from bench.framegen import ensure_frames
+from bench.encode import generated
 from img2vid.engine.codecs import CODECS
 from img2vid.engine.jpegyuv import decode_yuv420
 from img2vid.engine.writers import open_writer
 
-HERE = Path(__file__).resolve().parent
 FPS = 5.0
 
 
@@ -47,7 +46,7 @@ def main() -> int:
     p.add_argument("--count", type=int, default=60, help="frames to use (default 60)")
     p.add_argument("--repeat", type=int, default=5, help="rounds; each row shows the median (default 5)")
     a = p.parse_args()
-    folder = a.frames or ensure_frames(HERE / ".frames-1920x1080-pan", a.count, scene="pan")
+    folder = a.frames or generated(a.count, "pan")
     datas = [f.read_bytes() for f in sorted(folder.glob("*.jpg"))[: a.count]]
     size = to_bgr(datas[0]).shape[1::-1]
     cv2.setNumThreads(1)  # one thread: CPU per frame, not OpenCV's own parallelism
