@@ -45,9 +45,9 @@ from bench.framegen import ensure_frames  # noqa: E402
 from bench.report import Row, print_table, show_logs  # noqa: E402
 from img2vid.engine.verify import probe_video  # noqa: E402  (PyAV only, no Celery)
 from img2vid.job import FINISHED, Job  # noqa: E402
+from img2vid.storage import LocalStorage  # noqa: E402
 from img2vid.store import JobStore  # noqa: E402
 from img2vid.testing import Proc, Stack  # noqa: E402
-from img2vid.volume import Volume  # noqa: E402
 
 FRAMES_DIR = "frames"
 CACHED_FRAMES = HERE / ".frames-1920x1080"
@@ -295,7 +295,7 @@ def main() -> int:
     os.chdir(ROOT)
     tmp = Path(tempfile.mkdtemp(prefix="img2vid-chaos-"))
     data = tmp / "data"
-    volume = Volume(data)
+    volume = LocalStorage(data)
     log_dir = a.log_dir.resolve()
     shutil.rmtree(log_dir, ignore_errors=True)
     tag = uuid.uuid4().hex[:6]
@@ -400,7 +400,7 @@ def main() -> int:
         whole, short = 0, []
         for j in succeeded:
             video = volume.output_file(jobs[j], "video")
-            frames = count_frames(video) if video else 0
+            frames = count_frames(video.path) if video else 0
             if frames == a.frames:
                 whole += 1
             else:

@@ -232,6 +232,20 @@ class UnavailableError(ServiceError):
     status = 503
 
 
+class StorageUnavailableError(ServiceError):
+    """Raised when the object store cannot be reached, or its bucket does not exist."""
+
+    code = "storage_unavailable"
+    status = 503
+
+
+class StorageDeniedError(ServiceError):
+    """Raised when the object store refuses the service's credentials for its bucket."""
+
+    code = "storage_denied"
+    status = 503
+
+
 # --- refusals from the models' validators --------------------------------------------
 
 

@@ -16,9 +16,18 @@ from pathlib import Path
 
 import redis
 
-from img2vid.cli.processes import free_port, ready_workers, redis_argv, wait_until, web_argv, worker_argv
+from img2vid.cli.processes import (
+    free_port,
+    ready_workers,
+    redis_argv,
+    wait_until,
+    web_argv,
+    weed_argv,
+    weed_identities,
+    worker_argv,
+)
 
-__all__ = ["Proc", "Stack", "free_port", "wait_until"]
+__all__ = ["Proc", "Stack", "free_port", "s3_settings", "wait_until"]
 
 
 @dataclass
@@ -85,6 +94,37 @@ class Stack:
         )
         return proc, url
 
+    def start_weed(
+        self, *, bucket: str = "img2vid", access_key: str = "img2vid-test", secret_key: str = "img2vid-test-secret"
+    ) -> tuple[Proc, dict[str, str]]:
+        """SeaweedFS with its S3 API, one identity, and ``bucket`` made; returns it and
+        the settings that point web and workers at it (for ``env``)."""
+        from img2vid.storage.s3client import create_bucket
+
+        port = free_port()
+        wdir = self.data_dir / ".seaweedfs"
+        wdir.mkdir(parents=True, exist_ok=True)
+        config = weed_identities(wdir / "s3.json", access_key, secret_key)
+        proc = self._spawn("seaweedfs", weed_argv(wdir, port, config))
+        env = {
+            "IMG2VID_STORAGE": "s3",
+            "IMG2VID_S3_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+            "IMG2VID_S3_BUCKET": bucket,
+            "IMG2VID_S3_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": access_key,
+            "AWS_SECRET_ACCESS_KEY": secret_key,
+        }
+        settings = s3_settings(env)
+        # Its S3 API answers a few seconds after start (the filer waits for the master).
+        wait_until(lambda: create_bucket(settings) or True, 60, f"SeaweedFS's S3 API on port {port}", 0.2, proc)
+        return proc, env
+
+    def restart(self, proc: Proc, timeout: float = 15) -> Proc:
+        """Stop ``proc`` and start its command again, with the same log (a store's restart)."""
+        proc.stop(timeout=timeout)
+        self.procs.remove(proc)
+        return self._spawn(proc.name, list(proc.popen.args))
+
     def start_worker(self, name: str = "worker1", concurrency: int = 1, extra: list[str] | None = None) -> Proc:
         queue = self.env.get("IMG2VID_QUEUE") or os.environ.get("IMG2VID_QUEUE") or "img2vid"
         return self._spawn(name, worker_argv(name, queue, concurrency, extra))
@@ -111,3 +151,19 @@ class Stack:
         for proc in reversed(self.procs):
             proc.stop()
         self.procs.clear()
+
+
+def s3_settings(env: dict[str, str]):
+    """The settings ``env`` (start_weed's) gives a process, to reach the same store."""
+    from img2vid.settings import Settings
+
+    names = {
+        "IMG2VID_STORAGE": "storage",
+        "IMG2VID_S3_ENDPOINT_URL": "s3_endpoint_url",
+        "IMG2VID_S3_BUCKET": "s3_bucket",
+        "IMG2VID_S3_REGION": "s3_region",
+        "IMG2VID_S3_PREFIX": "s3_prefix",
+        "AWS_ACCESS_KEY_ID": "aws_access_key_id",
+        "AWS_SECRET_ACCESS_KEY": "aws_secret_access_key",
+    }
+    return Settings.from_env(**{field: env[var] for var, field in names.items() if var in env})

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 import img2vid.engine.encoding as encode_module
-from img2vid.engine import encode
+from img2vid.engine import discover, encode
 from img2vid.engine.codecs import CODECS
 from img2vid.engine.options import EncodeOptions
+from img2vid.engine.sources import FileFrame
 from img2vid.errors import (
     BadOutputNameError,
     CancelledError,
@@ -127,19 +128,19 @@ def test_progress_is_reported_up_to_the_total(make_frames, out_dir):
 
 
 def test_progress_and_cancel_checks_keep_coming_while_a_frame_is_slow(make_frames, out_dir, monkeypatch):
-    # given a frame that takes 1.2 s to read
-    real_read = encode_module.read_bytes
+    # given a frame that takes 1.2 s to read (as an object in a slow store might)
+    frames = discover(make_frames(6)).frame_list()
 
-    def slow_read(path, *limits):
-        if path.name == "frame_3.png":
+    class SlowFrame(FileFrame):
+        def read(self, max_bytes):
             time.sleep(1.2)
-        return real_read(path, *limits)
+            return super().read(max_bytes)
 
-    monkeypatch.setattr(encode_module, "read_bytes", slow_read)
+    frames.frames[3] = SlowFrame(frames.frames[3].path)
     progress_at, cancel_at = [], []
     # when encoded with the default interval
     encode(
-        make_frames(6),
+        frames,
         out_dir / "o.mp4",
         opts(),
         threads=1,

@@ -174,15 +174,15 @@ def test_a_damaged_jpeg_is_judged_by_opencv_not_concealed(tmp_path):
 
 
 def test_the_engine_reads_plain_jpegs_without_opencv(tmp_path, monkeypatch):
-    # given plain 4:2:0 JPEGs, and OpenCV's decoder closed to the engine
+    # given plain 4:2:0 JPEGs, and OpenCV's decoder watched
     folder = save(tmp_path / "f", 5)
-
-    def no_bgr(path, data):
-        raise AssertionError(f"{path.name} went through BGR")
-
-    monkeypatch.setattr(encode_module, "decode_bgr", no_bgr)
-    # then the encode still succeeds: every frame went the YUV way
+    through_bgr = []
+    real = encode_module.decode_bgr
+    monkeypatch.setattr(encode_module, "decode_bgr", lambda name, data: through_bgr.append(name) or real(name, data))
+    # when encoded
     assert encode(folder, tmp_path / "o.mp4", EncodeOptions()).frames == 5
+    # then every frame went the YUV way: OpenCV decoded only the poster's
+    assert through_bgr == ["frame_000.jpg"]
 
 
 def test_frames_from_the_yuv_way_are_not_all_key_frames(tmp_path):

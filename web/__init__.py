@@ -40,8 +40,8 @@ def create_app(settings: WebSettings | None = None) -> Flask:
     app.json = StrictJSONProvider(app)
     app.request_class = UploadRequest  # form limits that say which one was hit
     app.wsgi_app = BodyErrors(app.wsgi_app)  # type: ignore[method-assign]
-    svc = init_services(app, settings)
-    app.secret_key = secret_key(settings, svc.volume)
+    init_services(app, settings)
+    app.secret_key = secret_key(settings)
     app.config.update(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True)
     log_requests(app)
     register_error_handlers(app)

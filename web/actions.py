@@ -63,9 +63,9 @@ def create_job():
         # The same job: the same spec and the same files, byte for byte, in the same order.
         identity = {"spec": spec.model_dump(mode="json"), "files": upload_digests()} if key else None
         if archive:
-            save = lambda job_id: save_archive(archive, svc.volume, job_id, svc.settings)  # noqa: E731
+            save = lambda job_id: save_archive(archive, svc.storage, job_id, svc.settings)  # noqa: E731
         else:
-            save = lambda job_id: save_files(frames, svc.volume, job_id, svc.settings)  # noqa: E731
+            save = lambda job_id: save_files(frames, svc.storage, job_id, svc.settings)  # noqa: E731
     elif request.is_json:
         spec = JobSpec.parse(json_body(), upload=False, max_pixels=svc.settings.max_pixels)
         identity, save = {"spec": spec.model_dump(mode="json")}, None

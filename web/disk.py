@@ -1,11 +1,11 @@
 """How full the data volume is: one statvfs call, cheap enough for every request (no
-walking of uploads/ or outputs/)."""
+walking of uploads/ or outputs/). An object store has no size: no usage then."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from img2vid.volume import Volume
+from img2vid.storage import Storage
 from web.humanize import human_bytes
 
 
@@ -42,7 +42,8 @@ class DiskUsage:
         )
 
 
-def disk_usage(volume: Volume, low_percent: float) -> DiskUsage | None:
-    """The usage of the file system holding the volume; None when it cannot be read."""
-    u = volume.disk_usage()
+def disk_usage(storage: Storage, low_percent: float) -> DiskUsage | None:
+    """The usage of the file system holding the volume; None when it cannot be read, or
+    the storage is a bucket."""
+    u = storage.usage()
     return DiskUsage(u.total, u.used, u.free, low_percent) if u else None

@@ -31,7 +31,7 @@ def readyz():
     svc = services()
     store = svc.store
     # How full the data volume is; informative only: a full disk fails jobs, not probes.
-    usage = disk_usage(svc.volume, svc.settings.disk_low_percent)
+    usage = disk_usage(svc.storage, svc.settings.disk_low_percent)
     disk = usage.as_json() if usage else None
     try:
         store.ping()

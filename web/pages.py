@@ -52,7 +52,7 @@ def jobs_page():
     return render_template(
         "jobs.html",
         states=STATES,
-        disk=disk_usage(svc.volume, svc.settings.disk_low_percent),
+        disk=disk_usage(svc.storage, svc.settings.disk_low_percent),
         retention=human_duration(svc.settings.retention_seconds),
         show_owner=caller().admin,
     )

@@ -7,16 +7,16 @@ import secrets
 import tempfile
 
 from img2vid.settings import WebSettings
-from img2vid.volume import Volume
 
 
-def secret_key(settings: WebSettings, volume: Volume) -> str:
+def secret_key(settings: WebSettings) -> str:
     """IMG2VID_SECRET_KEY (required in production, which the settings check). In
-    development one is made once and kept in the volume, so that every gunicorn worker
-    (and a restart) agrees."""
+    development one is made once and kept in DATA_DIR (web's own, whatever the storage),
+    so that every gunicorn worker (and a restart) agrees."""
     if settings.secret_key:
         return settings.secret_key
-    path = volume.secret_key_file
+    path = settings.data_dir / ".secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         # Written whole, then linked into place: workers starting together never read
         # a half-written key, and the first one to link wins.

@@ -1,21 +1,23 @@
-"""What the request handlers share: settings, the job store, the volume, the task sender."""
+"""What the request handlers share: settings, the job store, the storage, the task sender."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from flask import Flask, current_app
 
+from img2vid.errors import StorageUnavailableError
 from img2vid.settings import WebSettings
+from img2vid.storage import Storage, open_storage
 from img2vid.store import JobStore, TaskQueue, make_celery
-from img2vid.volume import Volume
 
 
 @dataclass(frozen=True)
 class Services:
     settings: WebSettings
     store: JobStore
-    volume: Volume
+    storage: Storage
     tasks: TaskQueue
 
 
@@ -24,10 +26,12 @@ def init_services(app: Flask, settings: WebSettings) -> Services:
     Flask's own Celery pattern has it. The web side only sends tasks, by name."""
     celery = make_celery(settings.redis_url, settings.queue)
     app.extensions["celery"] = celery
-    volume = Volume(settings.data_dir)
-    volume.ensure()
+    storage = open_storage(settings)
+    # A store that is away now may be back by the first request: readyz says which.
+    with contextlib.suppress(StorageUnavailableError):
+        storage.ensure()
     svc = Services(
-        settings, JobStore.from_url(settings.redis_url, settings.key_prefix), volume, TaskQueue(celery, settings.queue)
+        settings, JobStore.from_url(settings.redis_url, settings.key_prefix), storage, TaskQueue(celery, settings.queue)
     )
     app.extensions["img2vid"] = svc
     return svc

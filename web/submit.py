@@ -11,8 +11,7 @@ import time
 from collections.abc import Callable
 
 from img2vid import logs
-from img2vid.engine.discovery import discover
-from img2vid.engine.images import check_file_size
+from img2vid.engine.images import check_frame_bytes
 from img2vid.errors import Img2VidError, JobStateError, StorageFullError, TooLargeError
 from img2vid.job import Job, JobSpec
 from img2vid.store import new_job_id
@@ -33,13 +32,12 @@ def folder_job(svc: Services, spec: JobSpec, owner: str | None, seen: dict | Non
     if seen is not None and key in seen:
         n = seen[key]
     else:
-        folder = svc.volume.resolve_input(spec.source.dir)
         # Links out of the input root are refused here, by name, and again by the worker.
-        found = discover(folder, spec.source.pattern, root=svc.volume.inputs, shown_as=spec.source.dir)
+        found = svc.storage.input_frames(spec.source.dir, spec.source.pattern)
         n = len(found.frames)
         if n <= svc.settings.max_frames:
             for frame in found.frames:  # a refusal names the frame alone, not its server path
-                check_file_size(frame, svc.settings.max_frame_bytes)
+                check_frame_bytes(frame.name, frame.size(), svc.settings.max_frame_bytes)
         if seen is not None:
             seen[key] = n
     if n > svc.settings.max_frames:
@@ -58,7 +56,7 @@ def upload_job(svc: Services, spec: JobSpec, owner: str | None, save: Callable[[
     try:
         n = save(job_id)
     except BaseException as exc:
-        svc.volume.remove_upload(job_id)
+        svc.storage.remove_upload(job_id)
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise StorageFullError("the server's disk is full; the upload was not kept") from None
         raise
@@ -109,7 +107,7 @@ def _discard(svc: Services, job: Job) -> None:
 def discard_unqueued(svc: Services, job: Job) -> None:
     """Remove the frames uploaded for a job that was never stored."""
     if job.upload:
-        svc.volume.remove_upload(job.id)
+        svc.storage.remove_upload(job.id)
 
 
 def retry_job(svc: Services, old: Job, owner: str | None) -> Job:
@@ -119,7 +117,7 @@ def retry_job(svc: Services, old: Job, owner: str | None) -> Job:
         return folder_job(svc, old.spec, owner)
 
     def copy_frames(job_id: str) -> int:
-        if not svc.volume.copy_upload(old.id, job_id):
+        if not svc.storage.copy_upload(old.id, job_id):
             raise JobStateError(f"the frames uploaded for job {old.id} are gone; upload them again")
         return old.frames_total
 

@@ -1,25 +1,31 @@
-"""Saving uploaded frames (many files, or one zip) into uploads/<job>.
+"""Saving uploaded frames (many files, or one zip) as a job's upload, in the storage.
 
 Client file names only decide the order; files are saved as 000000.jpg, 000001.png …
-in the job's upload folder, and the client's names are kept beside them for error
-messages. Every limit is checked before the bytes it guards are written.
+in the job's upload, and the client's names are kept beside them for error messages.
+Every limit is checked before the bytes it guards are stored, and every frame's header
+(readable, under the pixel limit) before it is: frames stream one by one from the
+request's spooled parts, or a zip member's spooled copy, into the storage.
 """
 
 from __future__ import annotations
 
 import stat
+import tempfile
 import zipfile
-from pathlib import Path, PurePosixPath
+from collections.abc import Iterator
+from pathlib import PurePosixPath
+from typing import BinaryIO
 
 from werkzeug.datastructures import FileStorage
 
 from img2vid.engine.discovery import natural_key
-from img2vid.engine.images import is_image_name, probe_size, too_many_bytes
-from img2vid.errors import BadUploadError, FrameTooLargeError, NoFramesError, TooLargeError, UnreadableFrameError
+from img2vid.engine.images import is_image_name, probe_stream, too_many_bytes
+from img2vid.errors import BadUploadError, NoFramesError, TooLargeError
 from img2vid.settings import WebSettings
-from img2vid.volume import Volume
+from img2vid.storage import Storage
 
 _CHUNK = 1 << 20
+_SPOOL = 2 << 20
 
 
 def _suffix(name: str) -> str:
@@ -41,19 +47,20 @@ def client_name(filename: str) -> str:
     return PurePosixPath(filename.replace("\\", "/")).name
 
 
-def save_files(files: list[FileStorage], volume: Volume, job_id: str, settings: WebSettings) -> int:
+def save_files(files: list[FileStorage], storage: Storage, job_id: str, settings: WebSettings) -> int:
     # Each frame was capped at IMG2VID_MAX_FRAME_BYTES as it streamed in (web/bodies.py).
     frames = [f for f in files if f.filename and is_image_name(client_name(f.filename))]
     _check_count(len(frames), settings)
     frames.sort(key=lambda f: natural_key(f.filename or ""))
-    names = {}
-    dest = volume.upload_dir(job_id)
-    dest.mkdir(parents=True)
-    for i, f in enumerate(frames):
-        saved = f"{i:06d}{_suffix(f.filename or '')}"
-        f.save(dest / saved, buffer_size=_CHUNK)
-        names[saved] = client_name(f.filename or "")
-    return _finish(volume, job_id, names, settings)
+    names = {f"{i:06d}{_suffix(f.filename or '')}": client_name(f.filename or "") for i, f in enumerate(frames)}
+
+    def checked() -> Iterator[tuple[str, BinaryIO]]:
+        for (saved, original), f in zip(names.items(), frames, strict=True):
+            _probe(original, f.stream, settings)
+            yield saved, f.stream
+
+    storage.save_upload(job_id, checked(), names)
+    return len(names)
 
 
 def _member_problem(info: zipfile.ZipInfo) -> str | None:
@@ -69,7 +76,7 @@ def _member_problem(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
-def save_archive(upload: FileStorage, volume: Volume, job_id: str, settings: WebSettings) -> int:
+def save_archive(upload: FileStorage, storage: Storage, job_id: str, settings: WebSettings) -> int:
     try:
         archive = zipfile.ZipFile(upload.stream)
     except (zipfile.BadZipFile, OSError, ValueError):
@@ -105,14 +112,16 @@ def save_archive(upload: FileStorage, volume: Volume, job_id: str, settings: Web
         for info in frames:  # only frames are extracted; other members are never opened
             _check_member_size(info, settings)
         frames.sort(key=lambda i: natural_key(i.filename))
-        dest = volume.upload_dir(job_id)
-        dest.mkdir(parents=True)
-        names = {}
-        for n, info in enumerate(frames):
-            saved = f"{n:06d}{_suffix(info.filename)}"
-            _extract(archive, info, dest / saved)
-            names[saved] = info.filename
-    return _finish(volume, job_id, names, settings)
+        names = {f"{n:06d}{_suffix(info.filename)}": info.filename for n, info in enumerate(frames)}
+
+        def checked() -> Iterator[tuple[str, BinaryIO]]:
+            for saved, info in zip(names, frames, strict=True):
+                copy = _extract(archive, info)
+                _probe(info.filename, copy, settings)
+                yield saved, copy
+
+        storage.save_upload(job_id, checked(), names)
+    return len(names)
 
 
 def _check_member_size(info: zipfile.ZipInfo, settings: WebSettings) -> None:
@@ -129,12 +138,14 @@ def _check_member_size(info: zipfile.ZipInfo, settings: WebSettings) -> None:
         )
 
 
-def _extract(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path) -> None:
-    """Copy one member, never writing more than its declared size (a member that lies
-    about its size is refused rather than allowed to fill the disk)."""
+def _extract(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> BinaryIO:
+    """One member's bytes in a spooled file (in memory up to a few MB, then on disk),
+    never more than its declared size (a member that lies about its size is refused
+    rather than allowed to fill the disk)."""
     written = 0
+    out = tempfile.SpooledTemporaryFile(max_size=_SPOOL)  # noqa: SIM115 (the storage closes it)
     try:
-        with archive.open(info) as src, open(target, "wb") as out:
+        with archive.open(info) as src:
             while chunk := src.read(_CHUNK):
                 written += len(chunk)
                 if written > info.file_size:
@@ -143,20 +154,18 @@ def _extract(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path) -> N
                     )
                 out.write(chunk)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as exc:
+        out.close()
         raise BadUploadError(
             f"archive member {info.filename!r} cannot be read: {exc}", code="bad_archive_member"
         ) from None
+    except BaseException:
+        out.close()
+        raise
+    out.seek(0)
+    return out  # type: ignore[return-value]
 
 
-def _finish(volume: Volume, job_id: str, names: dict[str, str], settings: WebSettings) -> int:
-    """Check every frame's header (readable, under the pixel limit), then record names."""
-    dest = volume.upload_dir(job_id)
-    for saved, original in names.items():
-        try:
-            probe_size(dest / saved, settings.max_pixels, settings.max_frame_bytes)
-        except (UnreadableFrameError, FrameTooLargeError) as exc:
-            exc.message = exc.message.replace(saved, original)
-            exc.path = original
-            raise
-    volume.save_client_names(job_id, names)
-    return len(names)
+def _probe(original: str, stream: BinaryIO, settings: WebSettings) -> None:
+    """The frame's header, read before it is stored: readable, under the pixel limit;
+    a refusal names it as the client did."""
+    probe_stream(original, stream, settings.max_pixels)

@@ -100,7 +100,7 @@ class Housekeeping(threading.Thread):
         store, s, send = rt.store, rt.settings, rt.tasks.send_retaken
         beat = s.heartbeat_seconds
         # Half the period at most: a sweep must end before its lock does (retention.py).
-        sweep_now = partial(sweep, store, rt.volume, s.retention_seconds, s.orphan_seconds, s.sweep_seconds / 2)
+        sweep_now = partial(sweep, store, rt.storage, s.retention_seconds, s.orphan_seconds, s.sweep_seconds / 2)
         while not self.stopped.is_set():
             try:
                 store.heartbeat(self.hostname)

@@ -24,8 +24,8 @@ import time
 from dataclasses import dataclass, field
 
 from img2vid import logs
+from img2vid.storage import Storage
 from img2vid.store import JobStore
-from img2vid.volume import Volume
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class SweepReport:
 
 def sweep(
     store: JobStore,
-    volume: Volume,
+    storage: Storage,
     retention_seconds: float,
     orphan_seconds: float,
     budget_seconds: float | None = None,
@@ -62,7 +62,7 @@ def sweep(
         for job_id, state in expired:
             # Files first: a crash in between leaves a record without files (the next
             # sweep removes it), never files without a record until the orphan grace.
-            volume.remove_job_files(job_id)
+            storage.remove_job_files(job_id)
             store.delete(job_id)
             report.jobs[state] = report.jobs.get(state, 0) + 1
             logs.event(
@@ -75,15 +75,16 @@ def sweep(
     else:
         report.complete = False
 
-    # A folder's mtime is the file system's clock; compare with this machine's. A clock
-    # off by less than the grace (an hour by default) changes nothing.
+    # A folder's newest change is on the storage's clock (a file system's mtime, an
+    # object's LastModified); compare with this machine's. A clock off by less than the
+    # grace (an hour by default) changes nothing.
     cutoff = time.time() - orphan_seconds
-    for folder in volume.job_folders():
+    for folder in storage.job_folders():
         if time.monotonic() >= deadline:
             report.complete = False
             break
         if folder.changed < cutoff and not store.exists(folder.job_id):
-            volume.remove_folder(folder)
+            storage.remove_folder(folder)
             report.orphans[folder.area] = report.orphans.get(folder.area, 0) + 1
             logs.event(
                 log,

@@ -1,22 +1,24 @@
-"""The worker process's settings, job store, volume and Celery app, made once per process."""
+"""The worker process's settings, job store, storage and Celery app, made once per process."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from functools import lru_cache
 
 from celery import Celery
 
+from img2vid.errors import Img2VidError
 from img2vid.settings import TIME_LIMIT_GRACE, WorkerSettings
+from img2vid.storage import Storage, open_storage
 from img2vid.store import JobStore, TaskQueue, make_celery
-from img2vid.volume import Volume
 
 
 @dataclass(frozen=True)
 class Runtime:
     settings: WorkerSettings
     store: JobStore
-    volume: Volume
+    storage: Storage
     celery: Celery
     tasks: TaskQueue
 
@@ -47,13 +49,16 @@ def make_worker_celery(s: WorkerSettings) -> Celery:
 def runtime() -> Runtime:
     """Raises ConfigError naming every setting that is wrong."""
     settings = WorkerSettings.from_env()
-    volume = Volume(settings.data_dir)
-    volume.ensure()
+    # Mid-job, a store that is away is waited for (IMG2VID_S3_RETRY_SECONDS): the lease
+    # holds meanwhile, and the job finishes when it is back.
+    storage = open_storage(settings, retry_seconds=settings.s3_retry_seconds)
+    with contextlib.suppress(Img2VidError):  # a worker starts while the store is away
+        storage.ensure()
     celery = make_worker_celery(settings)
     return Runtime(
         settings,
         JobStore.from_url(settings.redis_url, settings.key_prefix),
-        volume,
+        storage,
         celery,
         TaskQueue(celery, settings.queue),
     )

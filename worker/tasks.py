@@ -22,8 +22,6 @@ from worker.runtime import Runtime, runtime
 
 log = logging.getLogger(__name__)
 
-UPLOADED = "the uploaded frames"
-
 
 @runtime().celery.task(name=ENCODE_TASK, bind=True)
 def encode_job(self, job_id: str) -> str:
@@ -61,34 +59,29 @@ def encode_job(self, job_id: str) -> str:
 
 
 def _encode(rt: Runtime, job: Job, run: Run) -> str:
-    spec, volume = job.spec, rt.volume
-    source_name = spec.source.dir if spec.source else UPLOADED
-    frames: Path | None = None
+    spec, storage = job.spec, rt.storage
     try:
-        frames = volume.frames_of(job)
-        out_dir = volume.output_dir(job.id)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        result = encode(
-            frames,
-            volume.video_target(job, CODECS[spec.codec].suffix),
-            spec.encode_options(max_pixels=rt.settings.max_pixels, max_frame_bytes=rt.settings.max_frame_bytes),
-            pattern=spec.source.pattern if spec.source else None,
-            # Checked again here, not only at submit: a link can be made after that.
-            root=volume.inputs if spec.source else frames,
-            shown_as=source_name,
-            poster=volume.poster_target(job),
-            # A re-run replaces the files atomically: a reader sees the old or the new.
-            overwrite=True,
-            progress=lambda done, total: _best_effort(rt.store.progress, job.id, done, total, run.token),
-            should_cancel=run.should_stop,
-            threads=rt.settings.decode_threads,
-        )
+        # Looked up again here, not only at submit: a link can be made after that.
+        frames = storage.frames_of(job, stop=run.should_stop)
+        with storage.output_slot(job, CODECS[spec.codec].suffix) as slot:
+            result = encode(
+                frames,
+                slot.video,
+                spec.encode_options(max_pixels=rt.settings.max_pixels, max_frame_bytes=rt.settings.max_frame_bytes),
+                poster=slot.poster,
+                # A re-run replaces the files atomically: a reader sees the old or the new.
+                overwrite=True,
+                progress=lambda done, total: _best_effort(rt.store.progress, job.id, done, total, run.token),
+                should_cancel=run.should_stop,
+                threads=rt.settings.decode_threads,
+            )
+            slot.publish(stop=run.should_stop)
     except CancelledError as exc:
         return _stopped(rt, job, run, exc)
     except SoftTimeLimitExceeded:  # the run was stuck where it could not check its limit
         return _time_limit_exceeded(rt, job, run)
     except Img2VidError as exc:
-        return _failed(rt, job, run, _client_error(exc, rt, job, frames, source_name))
+        return _failed(rt, job, run, _client_error(exc, rt, job))
     except Exception as exc:  # a bug, not bad input: log it whole, tell the client briefly
         logs.event(
             log,
@@ -99,7 +92,7 @@ def _encode(rt: Runtime, job: Job, run: Run) -> str:
             code="internal_error",
             worker=run.worker,
         )
-        volume.remove_output(job.id)
+        storage.remove_output(job.id)
         # Its text may name the server's files or the library's source: the log has it.
         _finish(
             job.id,
@@ -172,7 +165,7 @@ def _stopped(rt: Runtime, job: Job, run: Run, exc: CancelledError) -> str:
         return "lease lost"  # the job is someone else's now: touch nothing
     if run.reason == "time_limit":
         return _time_limit_exceeded(rt, job, run)
-    rt.volume.remove_output(job.id)
+    _remove_output(rt, job)
     if _finish(job.id, "cancelled", run, error=ErrorBody(**exc.to_dict())):
         logs.event(log, "job_cancelled", f"job {job.id} cancelled while running", worker=run.worker)
     return "cancelled"
@@ -187,7 +180,7 @@ def _time_limit_exceeded(rt: Runtime, job: Job, run: Run) -> str:
 
 def _failed(rt: Runtime, job: Job, run: Run, error: ErrorBody) -> str:
     """Fail the job for good with the error a client reads; its output goes."""
-    rt.volume.remove_output(job.id)
+    _remove_output(rt, job)
     if _finish(job.id, "failed", run, error=error):
         logs.event(
             log,
@@ -201,26 +194,32 @@ def _failed(rt: Runtime, job: Job, run: Run, error: ErrorBody) -> str:
     return "failed"
 
 
-def _client_error(exc: Img2VidError, rt: Runtime, job: Job, frames: Path | None, client_name: str) -> ErrorBody:
+def _client_error(exc: Img2VidError, rt: Runtime, job: Job) -> ErrorBody:
     """The error as a client should read it: uploaded frames named as the client named
-    them, the frames' folder as the client named it (``client_name``), and the other
-    server folders a library's words may hold by what they are: never a path."""
+    them, and the server places a library's words may hold by what they are (the
+    storage knows them): never a path."""
     body = exc.to_dict()
     if exc.path:
         saved = Path(exc.path).name
-        original = rt.volume.client_names(job).get(saved, saved)
+        original = rt.storage.client_names(job).get(saved, saved) if job.upload else saved
         body["message"] = body["message"].replace(saved, original)
         body["path"] = original
-    volume = rt.volume
-    places = {volume.output_dir(job.id): "the job's output folder", volume.root: "the data volume"}
-    if frames is not None:
-        places = {frames: client_name, **places}
     message = body["message"]
-    for place, words in places.items():  # the deepest first: an output folder is inside the volume
-        for form in {str(place), str(Path(place).resolve())}:
-            message = message.replace(form, words)
+    for place, words in rt.storage.private_places(job).items():  # the deepest first
+        message = message.replace(place, words)
     body["message"] = message
     return ErrorBody(**body)
+
+
+def _remove_output(rt: Runtime, job: Job) -> None:
+    """A failed or cancelled run's outputs go; a store that is away keeps them for the
+    orphan sweep rather than failing the outcome."""
+    try:
+        rt.storage.remove_output(job.id)
+    except Img2VidError as exc:
+        logs.event(
+            log, "output_not_removed", f"job {job.id}: outputs not removed: {exc.message}", level=logging.WARNING
+        )
 
 
 def _finish(job_id: str, state: str, run: Run, **outcome) -> bool:

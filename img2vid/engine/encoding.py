@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from contextlib import closing
+from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,8 +16,9 @@ import cv2
 
 from img2vid.engine.codecs import check_size, check_suffix, get_codec
 from img2vid.engine.discovery import discover
-from img2vid.engine.images import JPEG_SUFFIXES, probe_size
+from img2vid.engine.images import JPEG_SUFFIXES, probe_bytes
 from img2vid.engine.options import EncodeOptions
+from img2vid.engine.sources import Frame, FrameList
 from img2vid.errors import (
     CancelledError,
     NoFramesError,
@@ -27,10 +28,10 @@ from img2vid.errors import (
 )
 
 from .fit import even_size, fit_frame
-from .frames import decode_bgr, read_bytes, read_frame
+from .frames import decode_bgr
 from .jpegyuv import decode_yuv420
 from .output import OutputFiles
-from .pipeline import ordered_map
+from .pipeline import ordered_map, prefetched
 from .verify import probe_video
 from .writers import open_writer
 
@@ -96,7 +97,7 @@ def default_threads() -> int:
 
 
 def encode(
-    source: str | os.PathLike[str],
+    source: str | os.PathLike[str] | FrameList,
     output: str | os.PathLike[str],
     options: EncodeOptions | None = None,
     *,
@@ -111,7 +112,8 @@ def encode(
     window: int = DEFAULT_WINDOW,
     interval: float = 0.1,
 ) -> EncodeResult:
-    """Encode the frames of ``source`` (a folder or a glob) into ``output``.
+    """Encode the frames of ``source`` (a folder or a glob, or frames listed already,
+    e.g. a store's) into ``output``.
 
     ``progress(frames_done, frames_total)`` and ``should_cancel()`` are called from this
     thread at least every ``interval`` seconds while work goes on (and once at the end
@@ -125,20 +127,24 @@ def encode(
     video_path = Path(output)
     check_suffix(codec, video_path.suffix)
     files = OutputFiles(video_path, Path(poster) if poster else None, overwrite=overwrite)
-    found = discover(source, pattern, root=root, shown_as=shown_as)
+    if isinstance(source, FrameList):
+        found = source
+    else:
+        found = discover(source, pattern, root=root, shown_as=shown_as).frame_list()
     ticker = _Ticker(progress, should_cancel, interval)
     ticker.total = len(found.frames)
     files.check()
     try:
-        frames, bad, out_size = _probe(found, codec, opts, ticker)
-        written, first = _write(files, codec, opts, frames, out_size, ticker, bad, threads, window)
+        frames, bad, out_size, first_bytes = _probe(found, codec, opts, ticker)
+        written, first = _write(files, codec, opts, found, frames, out_size, ticker, bad, threads, window)
         count, width, height = probe_video(files.tmp_video)
         if count != written or (width, height) != out_size:
             raise VerifyFailedError(
                 f"the written video holds {count} frames at {width}x{height}, "
                 f"expected {written} at {out_size[0]}x{out_size[1]}"
             )
-        poster_frame = fit_frame(read_frame(first, opts.max_frame_bytes), out_size, opts.fit)
+        data = first_bytes if first is frames[0] and first_bytes else first.read(opts.max_frame_bytes)
+        poster_frame = fit_frame(decode_bgr(first.name, data), out_size, opts.fit)
         if not cv2.imwrite(str(files.tmp_poster), poster_frame, [cv2.IMWRITE_JPEG_QUALITY, 90]):
             raise OutputUnwritableError(f"could not write the poster {files.tmp_poster.name}", path=files.tmp_poster)
         files.place()
@@ -159,26 +165,36 @@ def encode(
         seconds=time.monotonic() - started,
         bytes=files.video.stat().st_size,
         bad_frames=bad,
-        other_files=len(found.skipped),
+        other_files=found.skipped,
     )
 
 
-def _probe(found, codec, opts, ticker) -> tuple[list[Path], list[str], tuple[int, int]]:
-    """Read every header: the pixel limit is enforced before anything is decoded, and
-    the output size is known without decoding. Returns (frames, bad names, size)."""
-    frames: list[Path] = []
+def _probe(found: FrameList, codec, opts, ticker) -> tuple[list[Frame], list[str], tuple[int, int], bytes | None]:
+    """Read every header that can be read alone: the pixel limit is enforced before
+    anything is decoded, and the output size is known without decoding. A store's frames
+    are read whole only up to the first readable one, for the size; the rest are checked
+    from their bytes as they arrive (_write). Returns (frames, bad names, size, the first
+    frame's bytes when they were read here)."""
+    frames: list[Frame] = []
     bad: list[str] = []
     first_size: tuple[int, int] | None = None
-    for path in found.frames:
+    first_bytes: bytes | None = None
+    for frame in found.frames:
+        if first_size is not None and found.fetch_ahead:
+            frames.append(frame)
+            continue
         try:
-            size = probe_size(path, opts.max_pixels, opts.max_frame_bytes)
+            size = frame.header(opts.max_pixels, opts.max_frame_bytes)
+            if size is None:
+                first_bytes = frame.read(opts.max_frame_bytes)
+                size = probe_bytes(frame.name, first_bytes, opts.max_pixels)
         except UnreadableFrameError:
             if not opts.skip_bad_frames:
                 raise
-            bad.append(path.name)
+            bad.append(frame.name)
             continue
         first_size = first_size or size
-        frames.append(path)
+        frames.append(frame)
         ticker.tick()
     if first_size is None:
         raise NoFramesError(f"no readable frames in {found.where} ({len(bad)} unreadable)")
@@ -187,51 +203,67 @@ def _probe(found, codec, opts, ticker) -> tuple[list[Path], list[str], tuple[int
         out_size = even_size(out_size)
     # The first frame's size may be more than the codec takes: say so before encoding.
     check_size(codec, out_size, opts.max_pixels)
-    return frames, bad, out_size
+    return frames, bad, out_size, first_bytes
 
 
-def _write(files, codec, opts, frames, size, ticker, bad, threads, window) -> tuple[int, Path]:
+def _write(files, codec, opts, found, frames, size, ticker, bad, threads, window) -> tuple[int, Frame]:
     """Feed every frame through the pool into the writer; return (written, first frame)."""
     ticker.done = len(bad)  # frames refused at the header count as handled
     writer = open_writer(codec, files.tmp_video, opts.fps, size)
 
     yuv = writer.takes_yuv420
+    # Headers not read up front (a store's frames) are read from the bytes, before a
+    # pixel is decoded.
+    unprobed = bool(found.fetch_ahead)
 
-    def decode(path: Path):
-        data = read_bytes(path, opts.max_frame_bytes)
-        if yuv and path.suffix.lower() in JPEG_SUFFIXES:
-            frame = decode_yuv420(data, size)
-            if frame is not None:
-                return frame
-        return writer.prepare(fit_frame(decode_bgr(path, data), size, opts.fit))
+    def fetch(frame: Frame) -> bytes:
+        data = frame.read(opts.max_frame_bytes)
+        if unprobed:
+            probe_bytes(frame.name, data, opts.max_pixels)
+        return data
 
+    def decode(item):
+        frame, data = item if found.fetch_ahead else (item, None)
+        data = data.result() if data is not None else fetch(frame)
+        if yuv and frame.name.lower().endswith(tuple(JPEG_SUFFIXES)):
+            decoded = decode_yuv420(data, size)
+            if decoded is not None:
+                return decoded
+        return writer.prepare(fit_frame(decode_bgr(frame.name, data), size, opts.fit))
+
+    reads = prefetched(fetch, frames, ahead=found.fetch_ahead) if found.fetch_ahead else None
     written, first = 0, None
     results = ordered_map(
         decode,
-        frames,
+        reads if reads is not None else frames,
         threads=threads or default_threads(),
         window=window,
         on_wait=ticker.tick,
         wait_step=ticker.interval,
     )
     try:
-        # closing(): on an error the pool is shut down now, not whenever the
-        # generator happens to be collected.
-        with closing(results):
-            for path, future in results:
-                try:
-                    prepared = future.result()
-                except UnreadableFrameError:
-                    if not opts.skip_bad_frames:
-                        raise
-                    bad.append(path.name)
-                else:
-                    writer.write(prepared)
-                    del prepared  # do not hold a frame while waiting for the next
-                    written += 1
-                    first = first or path
-                ticker.done += 1
-                ticker.tick()
+        # closing(): on an error the pools are shut down now, not whenever the
+        # generators happen to be collected.
+        with closing(reads) if reads is not None else nullcontext(), closing(results):
+            try:
+                for item, future in results:
+                    frame = item[0] if found.fetch_ahead else item
+                    try:
+                        prepared = future.result()
+                    except UnreadableFrameError:
+                        if not opts.skip_bad_frames:
+                            raise
+                        bad.append(frame.name)
+                    else:
+                        writer.write(prepared)
+                        del prepared  # do not hold a frame while waiting for the next
+                        written += 1
+                        first = first or frame
+                    ticker.done += 1
+                    ticker.tick()
+            except BaseException:
+                found.stop()  # reads waiting on a store give up, so the pools can stop
+                raise
         if first is None:
             raise NoFramesError(f"none of the {len(frames)} frames could be decoded")
     except BaseException:

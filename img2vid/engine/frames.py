@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import cv2
 import numpy as np
 
-from img2vid.engine.images import JPEG_SUFFIXES, too_many_bytes
+from img2vid.engine.images import JPEG_SUFFIXES, read_bytes
 from img2vid.engine.options import DEFAULT_MAX_FRAME_BYTES
 from img2vid.errors import UnreadableFrameError
 
@@ -18,41 +17,20 @@ cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 def read_frame(path: Path, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> np.ndarray:
     """Decode ``path`` to an 8-bit BGR array; UnreadableFrameError names a bad file."""
-    return decode_bgr(path, read_bytes(path, max_bytes))
+    return decode_bgr(path.name, read_bytes(path, max_bytes))
 
 
-def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> bytes:
-    """The frame file's bytes, refused (naming the file) over ``max_bytes``, unreadable,
-    or a JPEG cut short."""
-    try:
-        with open(path, "rb") as f:
-            # Never more than the limit, even if the file grew after it was checked;
-            # read(limit) itself would set aside the whole limit for every frame.
-            data = f.read(min(os.fstat(f.fileno()).st_size, max_bytes) + 1)
-    except OSError as exc:
-        raise UnreadableFrameError(f"{path.name}: cannot read ({exc.strerror})", path=path) from None
-    if len(data) > max_bytes:
-        raise too_many_bytes(path.name, max_bytes)
-    # libjpeg fills a cut-off JPEG with grey and only warns; a whole JPEG ends with EOI
-    # (some cameras pad it with zeros after that).
-    if path.suffix.lower() in JPEG_SUFFIXES and data.rstrip(b"\x00")[-2:] != b"\xff\xd9":
-        raise UnreadableFrameError(
-            f"{path.name}: truncated JPEG, or other data after its end (no end-of-image marker at its end)", path=path
-        )
-    return data
-
-
-def decode_bgr(path: Path, data: bytes) -> np.ndarray:
-    """Decode the bytes of frame ``path`` to 8-bit BGR."""
+def decode_bgr(name: str, data: bytes) -> np.ndarray:
+    """Decode the bytes of frame ``name`` (its suffix says what it is) to 8-bit BGR."""
     # JPEG is always 8-bit and IMREAD_COLOR applies its EXIF orientation; the others are
     # read unchanged so that alpha and 16-bit samples can be handled below.
-    flags = cv2.IMREAD_COLOR if path.suffix.lower() in JPEG_SUFFIXES else cv2.IMREAD_UNCHANGED
+    flags = cv2.IMREAD_COLOR if PurePath(name).suffix.lower() in JPEG_SUFFIXES else cv2.IMREAD_UNCHANGED
     try:
         img = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     except cv2.error:  # OpenCV asserts rather than answering None for some inputs
         img = None
     if img is None or img.size == 0:
-        raise UnreadableFrameError(f"{path.name}: not a decodable image (corrupt or truncated)", path=path)
+        raise UnreadableFrameError(f"{name}: not a decodable image (corrupt or truncated)", path=name)
     return to_bgr8(img)
 
 

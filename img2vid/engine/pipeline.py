@@ -15,6 +15,8 @@ from typing import TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
+_END = object()
+
 
 def ordered_map(
     fn: Callable[[T], R],
@@ -52,4 +54,22 @@ def ordered_map(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-_END = object()
+def prefetched(fn: Callable[[T], R], items: Iterable[T], *, ahead: int) -> Iterator[tuple[T, cf.Future[R]]]:
+    """Yield ``(item, future)`` in input order at once, keeping ``fn`` running on up to
+    ``ahead`` items beyond the last one yielded: reads that wait on a network, started
+    before the decoder asks. The consumer waits on each future itself."""
+    pool = cf.ThreadPoolExecutor(max_workers=max(1, ahead), thread_name_prefix="img2vid-fetch")
+    pending: deque[tuple[T, cf.Future[R]]] = deque()
+    source = iter(items)
+    try:
+        while True:
+            while len(pending) < ahead:
+                item = next(source, _END)
+                if item is _END:
+                    break
+                pending.append((item, pool.submit(fn, item)))  # type: ignore[arg-type]
+            if not pending:
+                return
+            yield pending.popleft()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

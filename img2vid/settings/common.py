@@ -19,17 +19,18 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import Field, ValidationError, model_validator
-from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+from pydantic_settings import EnvSettingsSource, SettingsConfigDict
 
 from img2vid.engine.options import DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_PIXELS
 from img2vid.errors import ConfigError, invalid
+from img2vid.settings.storage import StorageSettings
 from img2vid.settings.variables import PREFIX, FileVariables, Secret, explain, renamed, variables
 
 DAY = 86_400
 
 
-class Settings(BaseSettings):
-    """What every process reads."""
+class Settings(StorageSettings):
+    """What every process reads (the storage settings in img2vid/settings/storage.py)."""
 
     model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore", frozen=True, populate_by_name=True)
     # Fields whose empty value means something ("off"); any other empty variable is unset.
@@ -38,7 +39,8 @@ class Settings(BaseSettings):
     redis_url: Secret = Field(
         "redis://127.0.0.1:6379/0", validation_alias=renamed("REDIS_URL"), json_schema_extra={"secret": True}
     )
-    # The shared volume: inputs/ (read-only input root), uploads/<job>, outputs/<job>.
+    # The shared volume: inputs/ (read-only input root), uploads/<job>, outputs/<job>;
+    # in the S3 mode only web's own files (its development session key).
     data_dir: Path = Field(Path("data"), validation_alias=renamed("DATA_DIR"))
     # Every Redis key the job store writes starts with this; Celery's own keys do not.
     key_prefix: str = "img2vid:"

@@ -13,10 +13,10 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families
 
 from img2vid.job import Job, JobSpec, Result
+from img2vid.storage import LocalStorage
 from img2vid.store import JobStore, new_job_id
 from img2vid.store.testing import forget_everything
 from img2vid.testing import wait_until
-from img2vid.volume import Volume
 from worker.retention import sweep
 
 from servicetools import HEAVY_CODEC, heavy_folder, input_folder
@@ -257,7 +257,7 @@ def test_retention_removes_jobs_but_keeps_the_counters(service, tmp_path):
         )
         assert store.finish(a, "succeeded", token="run-a", result=result, timing=(0.3, 40.0))
         # when retention removes every finished job
-        assert sweep(store, Volume(tmp_path), retention_seconds=-1, orphan_seconds=3600).removed == 1
+        assert sweep(store, LocalStorage(tmp_path), retention_seconds=-1, orphan_seconds=3600).removed == 1
         # then the job is gone but its counts and observations stay: they are not per job
         snap = store.metrics_snapshot("no-such-queue")
         assert snap.jobs["succeeded"] == 0 and snap.finished["succeeded"] == 1

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from img2vid.job import ErrorBody, Job, JobSpec
+from img2vid.storage import LocalStorage
 from img2vid.store import JobStore, new_job_id
 from img2vid.store.testing import backdate_finish, forget_everything, keys_holding
 from img2vid.testing import Stack, wait_until
-from img2vid.volume import Volume
 from worker.retention import sweep
 
 from servicetools import TEST_REDIS
@@ -44,7 +44,7 @@ def folder(path: Path, age: float = 0) -> Path:
     return path
 
 
-def job(store: JobStore, volume: Volume, state: str, *, age: float = 0) -> str:
+def job(store: JobStore, volume: LocalStorage, state: str, *, age: float = 0) -> str:
     """A job in ``state`` that got there ``age`` seconds ago, with an upload and an output folder."""
     job_id = new_job_id()
     created = time.time() - age
@@ -63,7 +63,7 @@ def job(store: JobStore, volume: Volume, state: str, *, age: float = 0) -> str:
 
 
 def test_one_sweep_removes_exactly_what_expired(store, tmp_path):
-    volume = Volume(tmp_path)
+    volume = LocalStorage(tmp_path)
     volume.ensure()
     # given finished jobs of each end state past the retention (an hour), and one just finished
     expired = {s: job(store, volume, s, age=2 * HOUR) for s in ("succeeded", "failed", "cancelled")}
@@ -84,7 +84,7 @@ def test_one_sweep_removes_exactly_what_expired(store, tmp_path):
     inputs = folder(volume.inputs / "shots", 30 * DAY)
     # and another deployment's job in the same Redis, expired by any measure
     other = JobStore.from_url(TEST_REDIS, f"other-{uuid.uuid4().hex[:8]}:")
-    elsewhere = job(other, Volume(tmp_path / "elsewhere"), "succeeded", age=30 * DAY)
+    elsewhere = job(other, LocalStorage(tmp_path / "elsewhere"), "succeeded", age=30 * DAY)
     try:
         # when one sweep runs with an hour's retention and an hour's grace for orphans
         report = sweep(store, volume, retention_seconds=HOUR, orphan_seconds=HOUR)
@@ -124,7 +124,7 @@ def test_two_workers_sweep_once_per_period_and_either_keeps_it_going(store, tmp_
     log_dir = Path("test-artifacts/logs/retention")
     shutil.rmtree(log_dir, ignore_errors=True)
     (tmp_path / "inputs").mkdir()
-    volume = Volume(tmp_path)
+    volume = LocalStorage(tmp_path)
     volume.ensure()
     # given a job that expired a day ago (its files too), before any worker runs
     expired = job(store, volume, "succeeded", age=DAY)

@@ -12,7 +12,7 @@ from web.services import services
 @api.get("/inputs")
 def list_inputs():
     rel = request.args.get("dir", "")
-    frames, folders = services().volume.list_inputs(rel)
+    frames, folders = services().storage.list_inputs(rel)
     listing = InputList(
         dir=rel, frames=frames, folders=[InputFolder(dir=f.dir, frames=f.frames, folders=f.folders) for f in folders]
     )

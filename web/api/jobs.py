@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 import mimetypes
 
-from flask import jsonify, request, send_file
-from werkzeug.http import parse_range_header
+from flask import jsonify, request
 
 from img2vid import logs
 from img2vid.errors import (
@@ -23,6 +22,7 @@ from web.api.blueprint import api
 from web.api.schemas import Accepted, BatchResponse, JobList, Rejected
 from web.auth import job_owner, owner_filter
 from web.bodies import json_body
+from web.downloads import send_stored
 from web.errors import status_for
 from web.ratelimit import creates_jobs
 from web.services import services
@@ -111,41 +111,24 @@ def retry_job(job_id: str):
 
 
 def _output_file(job: Job, which: str):
-    """The job's ``video`` or ``poster`` file; 409 before the job has succeeded."""
+    """The job's ``video`` or ``poster``; 409 before the job has succeeded."""
     if job.state != "succeeded" or not job.result:
         raise JobStateError(f"job {job.id} is {job.state}; there is no {which} yet")
-    path = services().volume.output_file(job, which)
-    if path is None:
+    stored = services().storage.output_file(job, which)
+    if stored is None:
         raise JobNotFoundError(f"the files of job {job.id} are gone")
-    return path
-
-
-def _ignore_unusable_range() -> None:
-    """Drop a Range header that is not one well-formed byte range: RFC 9110 lets a server
-    ignore what it cannot use and send the whole file (200), which every client can read;
-    Werkzeug would answer 416 instead. A well-formed range past the end stays a 416."""
-    header = request.environ.get("HTTP_RANGE")
-    if header is not None:
-        parsed = parse_range_header(header)
-        if parsed is None or parsed.units != "bytes" or len(parsed.ranges) != 1:
-            del request.environ["HTTP_RANGE"]
+    return stored
 
 
 @api.get("/jobs/<job_id>/video")
 def get_video(job_id: str):
-    path = _output_file(actions.visible_job(job_id), "video")
-    _ignore_unusable_range()
-    # conditional=True answers Range requests with 206 and If-None-Match with 304.
-    return send_file(
-        path, conditional=True, as_attachment=request.args.get("download") == "1", download_name=path.name, max_age=3600
-    )
+    stored = _output_file(actions.visible_job(job_id), "video")
+    return send_stored(stored, as_attachment=request.args.get("download") == "1")
 
 
 @api.get("/jobs/<job_id>/poster.jpg")
 def get_poster(job_id: str):
-    path = _output_file(actions.visible_job(job_id), "poster")
-    _ignore_unusable_range()
-    return send_file(path, mimetype="image/jpeg", conditional=True, max_age=3600)
+    return send_stored(_output_file(actions.visible_job(job_id), "poster"), mimetype="image/jpeg")
 
 
 @api.delete("/jobs/<job_id>")
@@ -154,7 +137,7 @@ def delete_job(job_id: str):
     job = actions.visible_job(job_id)
     if not job.finished:
         raise JobStateError(f"job {job_id} is {job.state}; cancel it first")
-    svc.volume.remove_job_files(job_id)
+    svc.storage.remove_job_files(job_id)
     svc.store.delete(job_id)
     logs.event(log, "job_deleted", f"job {job_id} ({job.state}) deleted with its files", job_id=job_id, state=job.state)
     return "", 204
