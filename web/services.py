@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 
-from img2vid.errors import StorageUnavailableError
+from img2vid.errors import StorageDeniedError, StorageUnavailableError
 from img2vid.settings import WebSettings
 from img2vid.storage import Storage, open_storage
 from img2vid.store import JobStore, TaskQueue, make_celery
@@ -27,8 +27,9 @@ def init_services(app: Flask, settings: WebSettings) -> Services:
     celery = make_celery(settings.redis_url, settings.queue)
     app.extensions["celery"] = celery
     storage = open_storage(settings)
-    # A store that is away now may be back by the first request: readyz says which.
-    with contextlib.suppress(StorageUnavailableError):
+    # A store that is away or refuses now is answered as a 503 naming it on each request
+    # (and by readyz), rather than as a web that does not start.
+    with contextlib.suppress(StorageUnavailableError, StorageDeniedError):
         storage.ensure()
     svc = Services(
         settings, JobStore.from_url(settings.redis_url, settings.key_prefix), storage, TaskQueue(celery, settings.queue)

@@ -99,15 +99,24 @@ def _parser() -> argparse.ArgumentParser:
         "up",
         help="run the whole system here (Valkey, workers, web) until Ctrl-C",
         description="Start an embedded Valkey (its data under DIR/.valkey; the Redis at REDIS_URL instead when "
-        "that is set), Celery workers and the web server as local processes under supervisord, without Docker; "
-        "Ctrl-C or SIGTERM stops them all.",
+        "that is set), with --storage s3 an embedded SeaweedFS (its data and key pair under DIR/.seaweedfs; "
+        "the store at IMG2VID_S3_ENDPOINT_URL instead when that is set), Celery workers and the web server as "
+        "local processes under supervisord, without Docker; Ctrl-C or SIGTERM stops them all.",
     )
     up.add_argument("--workers", type=int, default=1, metavar="N", help="Celery worker processes (default 1)")
     up.add_argument("--port", type=int, default=8000, help="the web server's port on 127.0.0.1 (default 8000)")
     up.add_argument(
         "--data",
         metavar="DIR",
-        help="the data folder: inputs/, uploads/, outputs/, logs/, .valkey/ (default: $DATA_DIR, else ./data)",
+        help="the data folder: inputs/, uploads/, outputs/, logs/, .valkey/, .seaweedfs/ "
+        "(default: $DATA_DIR, else ./data)",
+    )
+    up.add_argument(
+        "--storage",
+        choices=("local", "s3"),
+        help="where job files go: local (the data folder) or s3 (a bucket: IMG2VID_S3_BUCKET, else img2vid; "
+        "in an embedded SeaweedFS unless IMG2VID_S3_ENDPOINT_URL names a store) "
+        "(default: $IMG2VID_STORAGE, else local)",
     )
     return parser
 

@@ -6,6 +6,7 @@ exercise is what a user starts."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import sys
@@ -119,14 +120,21 @@ def weed_argv(data_dir: Path, s3_port: int, config: Path | None = None) -> list[
         "-ip.bind=127.0.0.1",
         *(f"-{name}.port={port}" for name, port in ports.items()),
         *(f"-{name}.port.grpc={port}" for name, port in grpc.items()),
-        # Small volumes: a test's or a laptop's store grows by 64 MB at a time, not 30 GB.
+        # Small volumes: a test's or a laptop's store grows by 64 MB at a time, not 30 GB;
+        # and as many of them as the disk has room for (the default, 8, is a full store
+        # at 512 MB: every PUT after that failed with InternalError).
         "-master.volumeSizeLimitMB=64",
+        "-volume.max=0",
+        # A local store reports nothing to seaweedfs.com.
+        "-master.telemetry=false",
         # One master: no peers to wait for when it restarts (the default waits 10 s
         # for an election), and nothing to drain before it stops.
         "-master.electionTimeout=1s",
         "-volume.preStopSeconds=0",
         "-s3",
         f"-s3.port={s3_port}",
+        # As S3 itself: a PUT into a bucket that does not exist fails, never makes one.
+        "-s3.autoCreateBucket=false",
         # Its Iceberg and Lance catalogs are not used, and their fixed ports would clash.
         "-s3.port.iceberg=0",
         "-s3.port.lance=0",
@@ -138,9 +146,35 @@ def weed_identities(path: Path, access_key: str, secret_key: str) -> Path:
     """SeaweedFS's S3 identities file: one identity, allowed everything, with this key."""
     identity = {"name": "img2vid", "credentials": [{"accessKey": access_key, "secretKey": secret_key}]}
     identity["actions"] = ["Admin", "Read", "Write", "List", "Tagging"]
-    path.write_text(json.dumps({"identities": [identity]}))
-    path.chmod(0o600)
+    # Readable by its owner alone from the first byte, not chmod-ed after the secret is in.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a file that was there keeps its old mode through O_CREAT
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps({"identities": [identity]}))
     return path
+
+
+def weed_keys(path: Path) -> tuple[str, str]:
+    """The (access key, secret key) of the first identity in a weed_identities file."""
+    credentials = json.loads(path.read_text())["identities"][0]["credentials"][0]
+    return credentials["accessKey"], credentials["secretKey"]
+
+
+def weed_master_url(argv: list[str]) -> str:
+    """The HTTP address of the master that ``weed_argv`` started."""
+    port = next(a.split("=", 1)[1] for a in argv if a.startswith("-master.port="))
+    return f"http://127.0.0.1:{port}"
+
+
+def weed_volumes_ready(master_url: str, data_dir: Path) -> bool:
+    """Whether the master knows a volume server and every volume kept in ``data_dir``.
+    Its S3 API answers before then: after a restart, for the 5 s until the volume
+    server's next heartbeat, reads of what the store held failed with InternalError."""
+    with urllib.request.urlopen(f"{master_url}/dir/status", timeout=1) as r:
+        topology = json.load(r)["Topology"]
+    nodes = [n for dc in topology.get("DataCenters") or [] for rack in dc["Racks"] for n in rack["DataNodes"]]
+    kept = len(list(data_dir.glob("*.dat")))
+    return bool(nodes) and sum(n["Volumes"] for n in nodes) >= kept
 
 
 def worker_argv(name: str, queue: str, concurrency: int = 1, extra: list[str] | None = None) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import fnmatch
 import json
+import os
 import shutil
 import tempfile
 import threading
@@ -48,6 +49,8 @@ from img2vid.storage.s3client import Patience, is_not_found, make_client, transl
 _TRANSFER = TransferConfig(multipart_threshold=16 << 20, multipart_chunksize=16 << 20, max_concurrency=4)
 _DIRECT = TransferConfig(multipart_threshold=16 << 20, multipart_chunksize=16 << 20, use_threads=False)
 _DELETE_BATCH = 1000
+# Where a worker writes a job's video before it goes up: img2vid-<job>-<pid>-<random>.
+_SCRATCH = "img2vid-"
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,8 @@ class ObjectSlot(OutputSlot):
 
     def __init__(self, store: S3Storage, job: Job, suffix: str) -> None:
         self.store = store
-        self.scratch = Path(tempfile.mkdtemp(prefix=f"img2vid-{job.id}-"))
+        _sweep_dead_scratch()
+        self.scratch = Path(tempfile.mkdtemp(prefix=f"{_SCRATCH}{job.id}-{os.getpid()}-"))
         name = f"{job.spec.name or job.id}{suffix}"
         self.video, self.poster = self.scratch / name, self.scratch / POSTER
         self.keys = {self.poster: store.output_key(job.id, POSTER), self.video: store.output_key(job.id, name)}
@@ -354,6 +358,19 @@ class S3Storage(Storage):
 
     def remove_folder(self, folder: JobFolder) -> None:
         self._delete_under(self._key(folder.area, folder.job_id) + "/")
+
+
+def _sweep_dead_scratch() -> None:
+    """Remove scratch folders whose process is gone (a worker killed mid-job cannot
+    remove its own; a container's /tmp outlives its restarts)."""
+    for path in Path(tempfile.gettempdir()).glob(f"{_SCRATCH}*-*-*"):
+        try:
+            pid = int(path.name[len(_SCRATCH) :].split("-")[1])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except (ValueError, IndexError, PermissionError):
+            continue  # not ours, or another user's live process
 
 
 def _frame_count(objects: list[dict]) -> int:

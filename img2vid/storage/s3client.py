@@ -9,6 +9,7 @@ IMG2VID_S3_RETRY_SECONDS, while its lease holds) and which mean "this will never
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -19,10 +20,12 @@ import boto3
 import botocore.exceptions as bx
 from botocore.config import Config
 
+from img2vid import logs
 from img2vid.errors import CancelledError, StorageDeniedError, StorageUnavailableError
 from img2vid.settings import Settings
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 _DENIED = frozenset(
     {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "AllAccessDisabled"}
@@ -107,14 +110,25 @@ class Patience:
         abandon: threading.Event | None = None,
     ) -> T:
         deadline = time.monotonic() + self.seconds
-        delay = 0.2
+        delay, tries = 0.2, 0
         while True:
             try:
-                return fn()
+                result = fn()
+                if tries:
+                    logs.event(log, "storage_back", f"{self.where} answers again after {tries} retries", tries=tries)
+                return result
             except (bx.BotoCoreError, bx.ClientError, ConnectionError, TimeoutError) as exc:
                 if not transient(exc) or time.monotonic() + delay > deadline:
                     raise translate(exc, self.where) from None
                 last = exc
+                if not tries:
+                    logs.event(
+                        log,
+                        "storage_retry",
+                        f"{translate(exc, self.where)}; retrying for up to {self.seconds:g} s",
+                        level=logging.WARNING,
+                    )
+                tries += 1
             # Sleep in small steps: a cancel, or a stop of the encode, is seen within 0.1 s.
             until = time.monotonic() + delay * random.uniform(0.5, 1.0)
             while time.monotonic() < until:
