@@ -40,7 +40,7 @@ def create_app(settings: WebSettings | None = None) -> Flask:
     app.json = StrictJSONProvider(app)
     app.request_class = UploadRequest  # form limits that say which one was hit
     app.wsgi_app = BodyErrors(app.wsgi_app)  # type: ignore[method-assign]
-    init_services(app, settings)
+    svc = init_services(app, settings)
     app.secret_key = secret_key(settings)
     app.config.update(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True)
     log_requests(app)
@@ -54,7 +54,7 @@ def create_app(settings: WebSettings | None = None) -> Flask:
     # token still count against their address.
     init_rate_limits(app, settings)
     install_auth(app, settings.api_tokens)
-    install_security(app)
+    install_security(app, svc.storage.download_origin())
     app.register_blueprint(health)
     app.register_blueprint(api)
     app.register_blueprint(pages)

@@ -19,31 +19,31 @@ from flask import Flask, request
 
 from img2vid.errors import CrossSiteError
 
-CSP = "; ".join(
-    (
-        "default-src 'self'",
-        "img-src 'self' data:",  # the pages' empty favicon is a data: URL
-        "media-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
+
+def csp(download_origin: str | None = None) -> str:
+    """The policy; ``download_origin`` is where videos and posters are fetched from when
+    their routes redirect to a store's presigned URLs (a redirect's target is checked too)."""
+    also = f" {download_origin}" if download_origin else ""
+    return "; ".join(
+        (
+            "default-src 'self'",
+            f"img-src 'self' data:{also}",  # the pages' empty favicon is a data: URL
+            f"media-src 'self'{also}",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        )
     )
-)
+
+
 HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",  # frame-ancestors' older twin, for older browsers
-    "Content-Security-Policy": CSP,
     "Referrer-Policy": "same-origin",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-def _add_headers(response):
-    for name, value in HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
 
 
 def _refuse_cross_site_writes() -> None:
@@ -73,6 +73,13 @@ def _same_host(origin: str) -> bool:
     return host.lower() == request.host.lower()
 
 
-def install_security(app: Flask) -> None:
+def install_security(app: Flask, download_origin: str | None = None) -> None:
+    headers = {**HEADERS, "Content-Security-Policy": csp(download_origin)}
+
+    def add_headers(response):
+        for name, value in headers.items():
+            response.headers.setdefault(name, value)
+        return response
+
     app.before_request(_refuse_cross_site_writes)
-    app.after_request(_add_headers)
+    app.after_request(add_headers)

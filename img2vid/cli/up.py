@@ -224,8 +224,13 @@ def _embedded_store(settings: Settings, data: Path, inputs: str) -> _Store:
     from img2vid.storage.s3client import create_bucket
 
     wdir = data / SEAWEEDFS_DIR
-    wdir.mkdir(mode=0o700, exist_ok=True)
     identities = wdir / IDENTITIES
+    port = free_port()
+    try:
+        argv = weed_argv(wdir, port, identities)
+    except NoObjectStoreError as exc:
+        raise UpError(str(exc), code="no_object_store") from None
+    wdir.mkdir(mode=0o700, exist_ok=True)
     if identities.exists():
         try:
             access_key, secret_key = weed_keys(identities)
@@ -235,14 +240,10 @@ def _embedded_store(settings: Settings, data: Path, inputs: str) -> _Store:
                 "remove the file only if the store's data may go with it",
                 code="bad_store_keys",
             ) from None
+        identities.chmod(0o600)  # left as it is otherwise: it may hold more identities
     else:
         access_key, secret_key = f"img2vid-{secrets.token_hex(8)}", secrets.token_urlsafe(30)
-    weed_identities(identities, access_key, secret_key)  # mode 0600, whoever made it
-    port = free_port()
-    try:
-        argv = weed_argv(wdir, port, identities)
-    except NoObjectStoreError as exc:
-        raise UpError(str(exc), code="no_object_store") from None
+        weed_identities(identities, access_key, secret_key)
     endpoint = f"http://127.0.0.1:{port}"
     env = {
         "IMG2VID_STORAGE": "s3",

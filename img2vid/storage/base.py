@@ -110,6 +110,11 @@ class Storage(ABC):
     def usage(self) -> Usage | None:
         return None
 
+    def download_origin(self) -> str | None:
+        """The origin (scheme://host[:port]) that clients download from directly, when
+        downloads are redirected there; None when they come through web."""
+        return None
+
     # --- the input root -------------------------------------------------------------
 
     @abstractmethod

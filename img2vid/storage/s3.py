@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
+from urllib.parse import urlsplit
 
 import botocore.exceptions as bx
 from boto3.s3.transfer import TransferConfig
@@ -151,6 +152,15 @@ class S3Storage(Storage):
 
     def describe(self) -> str:
         return self.where
+
+    def download_origin(self) -> str | None:
+        if not self.settings.s3_presign_seconds:
+            return None
+        endpoint = self.settings.s3_public_endpoint_url or self.settings.s3_endpoint_url
+        if not endpoint:  # AWS: the bucket's own host name, in any region
+            return "https://*.amazonaws.com"
+        parts = urlsplit(endpoint)
+        return f"{parts.scheme}://{parts.netloc}"
 
     def _call(self, fn, stop: StopCheck | None = None):
         return self.patience.call(fn, stop=stop)

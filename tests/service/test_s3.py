@@ -13,6 +13,8 @@ import io
 import signal
 import tempfile
 import time
+import urllib.error
+import urllib.request
 import uuid
 import zipfile
 from pathlib import Path
@@ -32,6 +34,7 @@ from servicetools import HEAVY_CACHE, HEAVY_CODEC, TEST_REDIS, Service, forget_k
 from videotools import read_back
 
 LEASE = 2.0
+PLAYS = "() => { const v = document.querySelector('#player video'); return v && v.readyState >= 2 && v.duration > 0; }"
 BUCKET = "img2vid-tests"
 
 
@@ -214,6 +217,21 @@ def test_downloads_through_web_honour_range_and_etags(s3):
     assert status == 200 and h["Content-Type"] == "image/jpeg" and poster[:2] == b"\xff\xd8"
 
 
+def test_the_job_page_plays_a_video_streamed_from_the_store_through_web(s3, browser):
+    files = [("frames", f"f{i}.png", png_bytes(i, (320, 240))) for i in range(15)]
+    _, _, job = upload(s3, {"codec": "h264", "fps": "10"}, files)
+    s3.wait_state(job["id"], "succeeded", "failed")
+    context = browser.new_context(base_url=s3.url)
+    page = context.new_page()
+    seen = []
+    page.on("request", lambda r: seen.append(r.url))
+    page.goto(f"/jobs/{job['id']}")
+    page.wait_for_function(PLAYS)
+    assert page.locator("#player video").evaluate("v => v.duration") == pytest.approx(1.5, abs=0.15)
+    assert [u for u in seen if not u.startswith((s3.url, "data:", "blob:"))] == []
+    context.close()
+
+
 def test_cancel_mid_job_leaves_no_video_in_the_bucket(s3):
     job_id = s3.heavy_job(90)
     s3.wait_encoding(job_id)
@@ -237,11 +255,12 @@ def test_delete_removes_the_jobs_objects(s3):
 
 def test_retry_copies_the_upload_inside_the_store(s3):
     _, _, job = upload(s3, {}, [("frames", f"f{i}.png", png_bytes(i)) for i in range(4)])
-    s3.wait_state(job["id"], "succeeded", "failed")
+    assert s3.wait_state(job["id"], "succeeded", "failed")["state"] == "succeeded"
     status, _, again = s3.request("POST", f"/api/v1/jobs/{job['id']}/retry")
     assert status == 202, again
-    assert s3.wait_state(again["id"], "succeeded", "failed")["state"] == "succeeded"
-    assert len(s3.bucket.keys(f"uploads/{again['id']}/")) == 5
+    done = s3.wait_state(again["id"], "succeeded", "failed")
+    assert done["state"] == "succeeded", done
+    assert len(s3.bucket.keys(f"uploads/{again['id']}/")) == 5, s3.bucket.keys(f"uploads/{again['id']}/")
 
 
 def test_retention_sweeps_expired_jobs_and_orphans_from_the_bucket(s3):
@@ -365,3 +384,48 @@ def test_workers_leave_no_scratch_files_behind(s3):
     assert jobs and all(j.finished for j in jobs)
     scratch = Path(tempfile.gettempdir())
     assert [p.name for j in jobs for p in scratch.glob(f"img2vid-{j.id}-*")] == []
+
+
+def test_presigned_downloads_redirect_to_the_store_and_the_page_plays_them(s3, browser):
+    # given a web process that hands out presigned URLs good for a minute
+    endpoint = s3.env["IMG2VID_S3_ENDPOINT_URL"]
+    env = {"IMG2VID_S3_PRESIGN_SECONDS": "60", "IMG2VID_DATA_DIR": str(s3.data.parent / "web-presign")}
+    proc, url = s3.stack.start_web(env=env, name="web-presign")
+    try:
+        svc = Service(url, s3.data, s3.stack, s3.redis, s3.prefix)
+        frames = [("frames", f"f{i}.png", png_bytes(i, (320, 240))) for i in range(20)]
+        _, _, job = upload(svc, {"codec": "h264", "fps": "10"}, frames)
+        done = svc.wait_state(job["id"], "succeeded", "failed")
+        # when the video is asked for, the answer is a redirect to the store, not the bytes
+        opener = urllib.request.build_opener(_NoRedirect)
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            opener.open(url + done["result"]["video_url"], timeout=10)
+        assert answer.value.code == 302 and answer.value.headers["Cache-Control"] == "no-store"
+        target = answer.value.headers["Location"]
+        assert target.startswith(f"{endpoint}/{BUCKET}/outputs/{job['id']}/") and "X-Amz-Signature=" in target
+        # and the store serves the object there, Range included
+        whole = s3.bucket.get(f"outputs/{job['id']}/{job['id']}.mp4")
+        with urllib.request.urlopen(target, timeout=10) as r:
+            assert r.read() == whole
+        with urllib.request.urlopen(urllib.request.Request(target, headers={"Range": "bytes=0-9"}), timeout=10) as r:
+            assert r.status == 206 and r.read() == whole[:10]
+        # and the job page's <video> plays it from there (its CSP allows the store)
+        context = browser.new_context(base_url=url)
+        page = context.new_page()
+        seen = []
+        page.on("request", lambda r: seen.append(r.url))
+        page.goto(f"/jobs/{job['id']}")
+        page.wait_for_function(PLAYS)
+        assert page.locator("#player video").evaluate("v => v.duration") == pytest.approx(2.0, abs=0.15)
+        assert any(u.startswith(f"{endpoint}/{BUCKET}/outputs/") for u in seen)
+        # and nothing else left the origin
+        assert [u for u in seen if not u.startswith((url, endpoint, "data:", "blob:"))] == []
+        context.close()
+    finally:
+        proc.stop()
+        s3.stack.procs.remove(proc)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
