@@ -136,7 +136,7 @@ def encode(
     files.check()
     try:
         frames, bad, out_size, first_bytes = _probe(found, codec, opts, ticker)
-        written, first = _write(files, codec, opts, found, frames, out_size, ticker, bad, threads, window)
+        written, first = _write(files, codec, opts, found, frames, out_size, ticker, bad, threads, window, first_bytes)
         count, width, height = probe_video(files.tmp_video)
         if count != written or (width, height) != out_size:
             raise VerifyFailedError(
@@ -206,7 +206,7 @@ def _probe(found: FrameList, codec, opts, ticker) -> tuple[list[Frame], list[str
     return frames, bad, out_size, first_bytes
 
 
-def _write(files, codec, opts, found, frames, size, ticker, bad, threads, window) -> tuple[int, Frame]:
+def _write(files, codec, opts, found, frames, size, ticker, bad, threads, window, first_bytes) -> tuple[int, Frame]:
     """Feed every frame through the pool into the writer; return (written, first frame)."""
     ticker.done = len(bad)  # frames refused at the header count as handled
     writer = open_writer(codec, files.tmp_video, opts.fps, size)
@@ -217,6 +217,8 @@ def _write(files, codec, opts, found, frames, size, ticker, bad, threads, window
     unprobed = bool(found.fetch_ahead)
 
     def fetch(frame: Frame) -> bytes:
+        if frame is frames[0] and first_bytes is not None:
+            return first_bytes  # read once already, for the output size
         data = frame.read(opts.max_frame_bytes)
         if unprobed:
             probe_bytes(frame.name, data, opts.max_pixels)
@@ -231,6 +233,15 @@ def _write(files, codec, opts, found, frames, size, ticker, bad, threads, window
                 return decoded
         return writer.prepare(fit_frame(decode_bgr(frame.name, data), size, opts.fit))
 
+    def on_wait() -> None:
+        try:
+            ticker.tick()
+        except BaseException:
+            # Raised inside the pool's generator, whose shutdown waits for the decoders,
+            # which wait for the reads: those waiting on a store must give up first.
+            found.stop()
+            raise
+
     reads = prefetched(fetch, frames, ahead=found.fetch_ahead) if found.fetch_ahead else None
     written, first = 0, None
     results = ordered_map(
@@ -238,7 +249,7 @@ def _write(files, codec, opts, found, frames, size, ticker, bad, threads, window
         reads if reads is not None else frames,
         threads=threads or default_threads(),
         window=window,
-        on_wait=ticker.tick,
+        on_wait=on_wait,
         wait_step=ticker.interval,
     )
     try:

@@ -429,3 +429,32 @@ def test_presigned_downloads_redirect_to_the_store_and_the_page_plays_them(s3, b
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
+
+
+def test_a_store_that_stays_away_fails_the_job_naming_the_bucket(s3):
+    # given a worker that cannot reach the store and waits for it only 2 s, behind a
+    # web (its own prefix and queue) that can
+    prefix = f"away-{uuid.uuid4().hex[:8]}:"
+    own = {"IMG2VID_KEY_PREFIX": prefix, "IMG2VID_QUEUE": f"q-{prefix}"}
+    away = {**own, "IMG2VID_S3_ENDPOINT_URL": "http://127.0.0.1:9", "IMG2VID_S3_RETRY_SECONDS": "2"}
+    saved = dict(s3.stack.env)
+    s3.stack.env.update({**away, "IMG2VID_DATA_DIR": str(s3.data.parent / "w-away")})
+    try:
+        s3.stack.start_worker("w-away")
+        s3.stack.env.update({**saved, **own})
+        _, url = s3.stack.start_web(env={"IMG2VID_DATA_DIR": str(s3.data.parent / "web-away")}, name="web-away")
+        s3.stack.wait_workers(url, 1)
+        svc = Service(url, s3.data, s3.stack, s3.redis, prefix)
+        # when a job is sent
+        _, _, job = upload(svc, {}, [("frames", f"f{i}.png", png_bytes(i)) for i in range(3)])
+        # then it fails, after the wait, with the store's code and the bucket's name
+        done = svc.wait_state(job["id"], "failed", "succeeded", timeout=60)
+        assert done["state"] == "failed" and done["error"]["code"] == "storage_unavailable", done
+        assert f"bucket {BUCKET!r}" in done["error"]["message"] and "cannot be reached" in done["error"]["message"]
+    finally:
+        s3.stack.env.clear()
+        s3.stack.env.update(saved)
+        for proc in [p for p in s3.stack.procs if p.name in ("w-away", "web-away")]:
+            proc.stop()
+            s3.stack.procs.remove(proc)
+        forget_keys(redis.Redis.from_url(TEST_REDIS), prefix)
