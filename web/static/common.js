@@ -40,6 +40,8 @@ const img2vid = {
       case "bad_size": return "That size cannot be used: " + error.message + ".";
       case "worker_lost": return "The encoder stopped unexpectedly on this job several times, so it was given up. The frames may be too large for the server's memory.";
       case "cancelled": return "This job was cancelled.";
+      case "storage_unavailable": return "The server cannot reach the place it keeps frames and videos right now. Please try again in a minute.";
+      case "storage_denied": return "The server is not allowed into the place it keeps frames and videos. Tell whoever runs it: " + error.message + ".";
       case "redis_unavailable": return "The server is having trouble right now (its queue cannot be reached). Please try again in a minute.";
       case "csrf_failed": return "This page has expired. Reload it and try again.";
       case "unauthorized": return "You are not signed in any more. Reload the page to sign in again.";
