@@ -1,4 +1,4 @@
-"""Driving the real compose file: the `docker compose` (v2) or `docker-compose` (v1)
+"""Driving the real compose files: the `docker compose` (v2) or `docker-compose` (v1)
 command, HTTP through the published port, and redis-cli inside the redis container."""
 
 from __future__ import annotations
@@ -10,12 +10,16 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from img2vid.testing import wait_until
 
 from servicetools import Service
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
+# The S3 mode: the base file with this one over it (a bucket instead of the data volume).
+S3_COMPOSE_FILE = ROOT / "docker-compose.s3.yml"
 # REDIS_PASSWORD for the test stacks; compose passes it to redis, web and worker.
 PASSWORD = "compose-test-password"
 
@@ -34,15 +38,28 @@ def docker_missing() -> str | None:
     return None
 
 
+def require_docker() -> None:
+    """Skip, saying why, where no Docker engine answers; fail instead when
+    IMG2VID_REQUIRE_DOCKER=1 (CI, which sets one up)."""
+    reason = docker_missing()
+    if reason is None:
+        return
+    if os.environ.get("IMG2VID_REQUIRE_DOCKER") == "1":
+        pytest.fail(f"IMG2VID_REQUIRE_DOCKER=1 but {reason}")
+    pytest.skip(f"container tests need Docker: {reason}")
+
+
 @dataclass
 class Compose:
-    """One compose project made from the repository's docker-compose.yml."""
+    """One compose project made from ``files``: the repository's docker-compose.yml,
+    and any file over it (as ``-f a.yml -f b.yml`` gives them)."""
 
     command: list[str]  # ["docker", "compose"] or ["docker-compose"]
     project: str
     port: int
     inputs: Path
     env: dict[str, str] = field(default_factory=dict)
+    files: tuple[Path, ...] = (COMPOSE_FILE,)
 
     @property
     def url(self) -> str:
@@ -53,8 +70,7 @@ class Compose:
             *self.command,
             "--project-name",
             self.project,
-            "--file",
-            str(COMPOSE_FILE),
+            *(arg for path in self.files for arg in ("--file", str(path))),
             "--project-directory",
             str(ROOT),
             *args,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -23,18 +22,9 @@ import pytest
 
 from img2vid.testing import free_port, wait_until
 
-from composetools import Compose, docker_missing
+from composetools import Compose, require_docker
 from servicetools import HEAVY_CACHE, frames_in, multipart, png_bytes
 from videotools import needs_ffprobe, probe_stream
-
-
-def _require_docker() -> None:
-    reason = docker_missing()
-    if reason is None:
-        return
-    if os.environ.get("IMG2VID_REQUIRE_DOCKER") == "1":
-        pytest.fail(f"IMG2VID_REQUIRE_DOCKER=1 but {reason}")
-    pytest.skip(f"container tests need Docker: {reason}")
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +39,7 @@ def inputs():
 
 @pytest.fixture(scope="module")
 def stack(inputs):
-    _require_docker()
+    require_docker()
     compose = Compose(
         ["docker", "compose"],
         f"img2vid-test-{uuid.uuid4().hex[:8]}",

@@ -52,3 +52,31 @@ def test_compose_file_has_the_promised_services():
         assert "data:/data" in svc["volumes"]
     assert "data" in spec["volumes"]
     assert services["flower"]["profiles"] == ["monitoring"]
+
+
+class _ComposeLoader(yaml.SafeLoader):
+    """YAML as Compose reads it, `!reset` (drop what the file below set) kept as a marker."""
+
+
+_ComposeLoader.add_constructor("!reset", lambda loader, node: "!reset")
+
+
+def test_s3_compose_file_runs_the_store_makes_the_bucket_and_mounts_nothing_in_web_or_workers():
+    spec = yaml.load((ROOT / "docker-compose.s3.yml").read_text(), Loader=_ComposeLoader)
+    services = spec["services"]
+    assert set(services) == {"seaweedfs", "s3-bucket", "web", "worker"}
+    store, bucket = services["seaweedfs"], services["s3-bucket"]
+    # the store: a pinned image, healthy when its S3 API answers, its data on a named
+    # volume, time for its filer to stop cleanly
+    assert store["image"].startswith("chrislusf/seaweedfs:") and not store["image"].endswith(":latest")
+    assert bucket["image"] == store["image"]
+    assert "8333" in " ".join(store["healthcheck"]["test"]) and store["stop_grace_period"]
+    assert store["volumes"] == ["seaweedfs:/data"] and "seaweedfs" in spec["volumes"]
+    # the bucket is made once the store is healthy, before web and workers start
+    assert bucket["depends_on"]["seaweedfs"]["condition"] == "service_healthy" and bucket["restart"] == "no"
+    for name in ("web", "worker"):
+        svc = services[name]
+        assert svc["volumes"] == "!reset", name  # none of the base file's mounts
+        assert svc["depends_on"]["s3-bucket"]["condition"] == "service_completed_successfully"
+        assert svc["environment"]["IMG2VID_STORAGE"] == "s3"
+        assert svc["environment"]["IMG2VID_S3_ENDPOINT_URL"] == "http://seaweedfs:8333"
