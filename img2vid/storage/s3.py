@@ -46,9 +46,10 @@ from img2vid.storage.base import (
 )
 from img2vid.storage.s3client import Patience, is_not_found, make_client, translate
 
-# Parts of 16 MiB: a 1080p video of a few hundred MB goes up in a few dozen parts.
-_TRANSFER = TransferConfig(multipart_threshold=16 << 20, multipart_chunksize=16 << 20, max_concurrency=4)
-_DIRECT = TransferConfig(multipart_threshold=16 << 20, multipart_chunksize=16 << 20, use_threads=False)
+# boto3's 8 MiB parts, 4 at once: a video above that goes up as a multipart upload,
+# which makes no object at its key until the last part is in.
+_TRANSFER = TransferConfig(multipart_threshold=8 << 20, multipart_chunksize=8 << 20, max_concurrency=4)
+_DIRECT = TransferConfig(multipart_threshold=8 << 20, multipart_chunksize=8 << 20, use_threads=False)
 _DELETE_BATCH = 1000
 # Where a worker writes a job's video before it goes up: img2vid-<job>-<pid>-<random>.
 _SCRATCH = "img2vid-"
@@ -111,7 +112,7 @@ class ObjectFile(StoredFile):
 
 class ObjectSlot(OutputSlot):
     """The engine writes into a scratch folder on this machine; publish() uploads the
-    poster, then the video (multipart above 16 MiB), and checks what the store holds."""
+    poster, then the video (multipart above 8 MiB), and checks what the store holds."""
 
     def __init__(self, store: S3Storage, job: Job, suffix: str) -> None:
         self.store = store
@@ -146,8 +147,15 @@ class S3Storage(Storage):
         self.settings = s
         self.bucket, self.prefix = s.s3_bucket, s.s3_prefix
         self.where = f"bucket {self.bucket!r}" + (f" at {s.s3_endpoint_url}" if s.s3_endpoint_url else "")
-        self.client = make_client(s)
         self.patience = Patience(retry_seconds, self.where)
+        self._connect()
+        # Celery's pool forks after the worker made this: a child must not share the
+        # parent's open connections (two processes on one socket mix their answers).
+        os.register_at_fork(after_in_child=self._connect)
+
+    def _connect(self) -> None:
+        s = self.settings
+        self.client = make_client(s)
         self._presigner = _public_client(s) if s.s3_public_endpoint_url else self.client
 
     def describe(self) -> str:

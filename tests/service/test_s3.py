@@ -332,6 +332,10 @@ def test_the_store_restarted_mid_job_is_waited_for(s3):
     done = s3.wait_state(job_id, "succeeded", "failed", timeout=120)
     assert done["state"] == "succeeded" and done["attempts"] == 1, done
     assert len(read_back(_saved(s3.video(done), ".mp4"))) == 90
+    # and it went up in parts (a multipart ETag ends in -<parts>): no object at its key
+    # until the last part was in
+    head = s3.bucket.client.head_object(Bucket=BUCKET, Key=f"outputs/{job_id}/{job_id}.mp4")
+    assert head["ContentLength"] > 8 << 20 and head["ETag"].strip('"').rsplit("-", 1)[1].isdigit()
     # and the worker said that it waited
     logs = "".join((Path("test-artifacts/logs/s3") / f"{w}.log").read_text() for w in ("w1", "w2"))
     assert '"event": "storage_retry"' in logs and '"event": "storage_back"' in logs
