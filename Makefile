@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint format install bench-encode bench-stages bench-queue chaos clean
+.PHONY: test lint format install bench-encode bench-stages bench-queue bench-storage chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ bench-stages: $(STAMP)
 
 bench-queue: $(STAMP)
 	$(PY) -m bench.queue $(ARGS)
+
+# One 1080p folder job through the data volume and through SeaweedFS (S3), interleaved rounds
+bench-storage: $(STAMP)
+	$(PY) -m bench.storage $(ARGS)
 
 # Workers killed every 5 s while 50 real-sized jobs run; e.g. make chaos ARGS='--seed 7'
 chaos: $(STAMP)
