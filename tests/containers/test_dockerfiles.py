@@ -64,8 +64,10 @@ _ComposeLoader.add_constructor("!reset", lambda loader, node: "!reset")
 def test_s3_compose_file_runs_the_store_makes_the_bucket_and_mounts_nothing_in_web_or_workers():
     spec = yaml.load((ROOT / "docker-compose.s3.yml").read_text(), Loader=_ComposeLoader)
     services = spec["services"]
-    assert set(services) == {"seaweedfs", "s3-bucket", "web", "worker"}
+    assert set(services) == {"redis", "seaweedfs", "s3-bucket", "web", "worker"}
     store, bucket = services["seaweedfs"], services["s3-bucket"]
+    # Redis published for workers on other hosts, by default on this machine only
+    assert services["redis"] == {"ports": ["${IMG2VID_REDIS_BIND:-127.0.0.1}:${IMG2VID_REDIS_PORT:-}:6379"]}
     # the store: a pinned image, healthy when its S3 API answers, its data on a named
     # volume, time for its filer to stop cleanly
     assert store["image"].startswith("chrislusf/seaweedfs:") and not store["image"].endswith(":latest")
