@@ -82,3 +82,17 @@ def test_s3_compose_file_runs_the_store_makes_the_bucket_and_mounts_nothing_in_w
         assert svc["depends_on"]["s3-bucket"]["condition"] == "service_completed_successfully"
         assert svc["environment"]["IMG2VID_STORAGE"] == "s3"
         assert svc["environment"]["IMG2VID_S3_ENDPOINT_URL"] == "http://seaweedfs:8333"
+
+
+def test_worker_file_runs_workers_only_on_the_main_hosts_redis_and_store():
+    spec = yaml.load((ROOT / "docker-compose.worker.yml").read_text(), Loader=_ComposeLoader)
+    # one service: the base file's worker, with none of its mounts and nothing to wait for
+    assert set(spec["services"]) == {"worker"} and "volumes" not in spec
+    worker = spec["services"]["worker"]
+    assert worker["extends"] == {"file": "docker-compose.yml", "service": "worker"}
+    assert worker["volumes"] == "!reset" and worker["depends_on"] == "!reset"
+    # the S3 mode, and no default for where Redis and the store are: `up` refuses without them
+    env = worker["environment"]
+    assert env["IMG2VID_STORAGE"] == "s3"
+    for name in ("IMG2VID_REDIS_URL", "IMG2VID_S3_ENDPOINT_URL"):
+        assert env[name].startswith(f"${{{name}:?"), env[name]
