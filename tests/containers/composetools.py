@@ -20,6 +20,11 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 # The S3 mode: the base file with this one over it (a bucket instead of the data volume).
 S3_COMPOSE_FILE = ROOT / "docker-compose.s3.yml"
+# Workers only, for a host that reaches another's Redis and store.
+WORKER_COMPOSE_FILE = ROOT / "docker-compose.worker.yml"
+# Addresses of Redis and the store as the shell running the tests reaches them (127.0.0.1…)
+# are wrong inside a container: only a test's own env may give them to compose.
+NOT_INHERITED = ("IMG2VID_REDIS_URL", "IMG2VID_S3_ENDPOINT_URL")
 # REDIS_PASSWORD for the test stacks; compose passes it to redis, web and worker.
 PASSWORD = "compose-test-password"
 
@@ -76,7 +81,7 @@ class Compose:
             *args,
         ]
         env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if k not in NOT_INHERITED},
             "IMG2VID_PORT": str(self.port),
             "IMG2VID_INPUTS": str(self.inputs),
             "REDIS_PASSWORD": PASSWORD,
