@@ -3,6 +3,8 @@ records the outcome."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import os
 import time
@@ -56,6 +58,7 @@ def encode_job(self, job_id: str) -> str:
             return _encode(rt, job, run)
         finally:
             run.end()
+            _give_back_memory()
 
 
 def _encode(rt: Runtime, job: Job, run: Run) -> str:
@@ -243,6 +246,13 @@ def _finish(job_id: str, state: str, run: Run, **outcome) -> bool:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def _give_back_memory() -> None:
+    """glibc keeps what a job's threads freed (decode, reads, uploads) in their arenas:
+    without a trim each job left its worker process tens of MiB larger (S3 mode)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _best_effort(fn, *args):

@@ -5,6 +5,7 @@ exercise is what a user starts."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -19,9 +20,17 @@ BIN = Path(sys.executable).parent
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(n: int) -> list[int]:
+    """``n`` different free ports: all held open until all are chosen, so that the
+    kernel cannot hand the same one out twice."""
+    with contextlib.ExitStack() as held:
+        socks = [held.enter_context(socket.socket()) for _ in range(n)]
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
 
 
 def wait_until(check, timeout: float, what: str, step: float = 0.05, proc=None):
@@ -109,9 +118,11 @@ def weed_argv(data_dir: Path, s3_port: int, config: Path | None = None) -> list[
     """A one-node SeaweedFS (master, volume, filer and S3 gateway in one process) on
     127.0.0.1, its S3 API on ``s3_port``, keeping its data in ``data_dir``; ``config``
     is its identities file (who may do what with which key)."""
-    ports = {name: free_port() for name in ("master", "volume", "filer")}
-    # Every gRPC port explicitly: the default (port + 10000) may be past 65535.
-    grpc = {name: free_port() for name in ("master", "volume", "filer", "s3")}
+    # Seven ports besides the S3 one, chosen at once so that no two are the same; every
+    # gRPC port explicitly, as the default (port + 10000) may be past 65535.
+    chosen = iter([p for p in free_ports(8) if p != s3_port])
+    ports = {name: next(chosen) for name in ("master", "volume", "filer")}
+    grpc = {name: next(chosen) for name in ("master", "volume", "filer", "s3")}
     return [
         weed_binary(),
         "server",

@@ -3,7 +3,7 @@ under IMG2VID_S3_PREFIX in IMG2VID_S3_BUCKET. Web and workers share nothing else
 
 inputs/<dir>/<frame>       frames of folder jobs (put there by whoever has them)
 uploads/<job>/<saved>      uploaded frames, names.json beside them
-outputs/<job>/<video>      the video (a multipart upload: no object until it is whole)
+outputs/<job>/<video>      the video (a multipart upload sent as it is written: no object until whole)
 outputs/<job>/poster.jpg
 """
 
@@ -45,10 +45,8 @@ from img2vid.storage.base import (
     check_input_dir,
 )
 from img2vid.storage.s3client import Patience, is_not_found, make_client, translate
+from img2vid.storage.s3upload import GrowingUpload
 
-# boto3's 8 MiB parts, 4 at once: a video above that goes up as a multipart upload,
-# which makes no object at its key until the last part is in.
-_TRANSFER = TransferConfig(multipart_threshold=8 << 20, multipart_chunksize=8 << 20, max_concurrency=4)
 _DIRECT = TransferConfig(multipart_threshold=8 << 20, multipart_chunksize=8 << 20, use_threads=False)
 _DELETE_BATCH = 1000
 # Where a worker writes a job's video before it goes up: img2vid-<job>-<pid>-<random>.
@@ -111,8 +109,9 @@ class ObjectFile(StoredFile):
 
 
 class ObjectSlot(OutputSlot):
-    """The engine writes into a scratch folder on this machine; publish() uploads the
-    poster, then the video (multipart above 8 MiB), and checks what the store holds."""
+    """The engine writes into a scratch folder on this machine while the video goes up
+    part by part (s3upload.py); publish() puts the poster, sends the rest of the video,
+    completes its upload and checks the size the store holds."""
 
     def __init__(self, store: S3Storage, job: Job, suffix: str) -> None:
         self.store = store
@@ -120,23 +119,24 @@ class ObjectSlot(OutputSlot):
         self.scratch = Path(tempfile.mkdtemp(prefix=f"{_SCRATCH}{job.id}-{os.getpid()}-"))
         name = f"{job.spec.name or job.id}{suffix}"
         self.video, self.poster = self.scratch / name, self.scratch / POSTER
-        self.keys = {self.poster: store.output_key(job.id, POSTER), self.video: store.output_key(job.id, name)}
+        self.video_key = store.output_key(job.id, name)
+        self.poster_key = store.output_key(job.id, POSTER)
+        self.upload = GrowingUpload(store.client, store.bucket, self.video_key, self.scratch, suffix, store.patience)
 
     def publish(self, stop: StopCheck | None = None) -> None:
         s = self.store
-        for path, key in self.keys.items():
-
-            def put(path=path, key=key) -> None:
-                s.client.upload_file(str(path), s.bucket, key, Config=_TRANSFER)
-
-            s.patience.call(put, stop=stop)
-            held = s.patience.call(lambda key=key: s.client.head_object(Bucket=s.bucket, Key=key), stop=stop)
-            if int(held["ContentLength"]) != path.stat().st_size:
-                raise VerifyFailedError(
-                    f"the store holds {held['ContentLength']} bytes of {path.name}, {path.stat().st_size} were written"
-                )
+        poster = self.poster.read_bytes()
+        s.patience.call(lambda: s.client.put_object(Bucket=s.bucket, Key=self.poster_key, Body=poster), stop=stop)
+        self.upload.finish(self.video, stop=stop)
+        held = s.patience.call(lambda: s.client.head_object(Bucket=s.bucket, Key=self.video_key), stop=stop)
+        if int(held["ContentLength"]) != self.video.stat().st_size:
+            raise VerifyFailedError(
+                f"the store holds {held['ContentLength']} bytes of {self.video.name}, "
+                f"{self.video.stat().st_size} were written"
+            )
 
     def close(self) -> None:
+        self.upload.abort()  # nothing if it was completed
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 

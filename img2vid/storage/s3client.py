@@ -49,6 +49,9 @@ def make_client(s: Settings, *, connect_timeout: float = 3, read_timeout: float 
         # Self-hosted stores (SeaweedFS among them) serve buckets by path, not by name.
         s3={"addressing_style": "path" if s.s3_endpoint_url else "auto"},
         signature_version="s3v4",
+        # A frame's bytes are checked by decoding them; a CRC of every GET costs the
+        # worker CPU its encoder needs (uploads keep boto3's checksums).
+        response_checksum_validation="when_required",
     )
     return session.client("s3", endpoint_url=s.s3_endpoint_url or None, config=config)
 

@@ -10,6 +10,7 @@ the store restarted mid-job, and the store's refusals in words a client can act 
 from __future__ import annotations
 
 import io
+import os
 import signal
 import tempfile
 import time
@@ -462,3 +463,34 @@ def test_a_store_that_stays_away_fails_the_job_naming_the_bucket(s3):
             proc.stop()
             s3.stack.procs.remove(proc)
         forget_keys(redis.Redis.from_url(TEST_REDIS), prefix)
+
+
+def test_a_video_sent_while_written_is_whole_even_where_the_muxer_went_back(s3, tmp_path):
+    from img2vid.storage.s3client import Patience
+    from img2vid.storage.s3upload import PART, GrowingUpload
+
+    # given an upload watching a folder where a "muxer" writes a 5-part file
+    key = f"outputs/growing-{uuid.uuid4().hex[:8]}/v.mp4"
+    up = GrowingUpload(s3.bucket.client, BUCKET, key, tmp_path, ".mp4", Patience(10, "the test bucket"))
+    tmp = tmp_path / ".v.1234.part.mp4"
+    data = bytearray(os.urandom(4 * PART + 12345))
+    with open(tmp, "wb") as f:
+        f.write(data[: 4 * PART])
+        f.flush()
+        # when parts 2 and 3 have gone up early
+        wait_until(lambda: {2, 3} <= set(up.sent), 30, "parts 2 and 3 to go early")
+        assert up.sent and 1 not in up.sent
+        # and the writer then goes back into part 1 and into part 2 (already sent), and ends
+        for at, patch in ((8, b"mdat-size"), (PART + 100, b"cluster-size")):
+            f.seek(at)
+            f.write(patch)
+            data[at : at + len(patch)] = patch
+        f.seek(4 * PART)
+        f.write(data[4 * PART :])
+    video = tmp_path / "v.mp4"
+    os.replace(tmp, video)
+    up.finish(video)
+    # then the object is the finished file, byte for byte, in 5 parts
+    assert s3.bucket.get(key) == bytes(data)
+    head = s3.bucket.client.head_object(Bucket=BUCKET, Key=key)
+    assert head["ETag"].strip('"').endswith("-5")
