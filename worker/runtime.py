@@ -8,6 +8,7 @@ from functools import lru_cache
 
 from celery import Celery
 
+from img2vid.engine.memory import keep_frames_out_of_the_heap
 from img2vid.errors import Img2VidError
 from img2vid.settings import TIME_LIMIT_GRACE, WorkerSettings
 from img2vid.storage import Storage, open_storage
@@ -49,6 +50,7 @@ def make_worker_celery(s: WorkerSettings) -> Celery:
 def runtime() -> Runtime:
     """Raises ConfigError naming every setting that is wrong."""
     settings = WorkerSettings.from_env()
+    keep_frames_out_of_the_heap()  # before the pool forks: its children inherit it
     # Mid-job, a store that is away is waited for (IMG2VID_S3_RETRY_SECONDS): the lease
     # holds meanwhile, and the job finishes when it is back.
     storage = open_storage(settings, retry_seconds=settings.s3_retry_seconds)

@@ -3,8 +3,6 @@ records the outcome."""
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import logging
 import os
 import time
@@ -16,6 +14,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from img2vid import logs
 from img2vid.engine import encode
 from img2vid.engine.codecs import CODECS
+from img2vid.engine.memory import give_back
 from img2vid.errors import CancelledError, Img2VidError, TimeLimitError
 from img2vid.job import ErrorBody, Job, Result
 from img2vid.store import ENCODE_TASK
@@ -58,7 +57,7 @@ def encode_job(self, job_id: str) -> str:
             return _encode(rt, job, run)
         finally:
             run.end()
-            _give_back_memory()
+            give_back()  # what the job's threads freed, to the system
 
 
 def _encode(rt: Runtime, job: Job, run: Run) -> str:
@@ -246,13 +245,6 @@ def _finish(job_id: str, state: str, run: Run, **outcome) -> bool:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
-
-
-def _give_back_memory() -> None:
-    """glibc keeps what a job's threads freed (decode, reads, uploads) in their arenas:
-    without a trim each job left its worker process tens of MiB larger (S3 mode)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _best_effort(fn, *args):
