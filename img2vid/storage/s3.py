@@ -71,9 +71,15 @@ class ObjectFrame:
         def get() -> bytes:
             try:
                 # Never more than the limit, even if the object was replaced since it was listed.
-                body = self.store.client.get_object(Bucket=self.store.bucket, Key=self.key)["Body"]
-                with body:
-                    return body.read(max_bytes + 1)
+                answer = self.store.client.get_object(Bucket=self.store.bucket, Key=self.key)
+                with answer["Body"] as body:
+                    data = body.read(max_bytes + 1)
+                # boto3 checks the length only of a read to the end: a connection cut
+                # mid-body (a store killed) gives fewer bytes, and no error, otherwise.
+                expected = min(int(answer.get("ContentLength", len(data))), max_bytes + 1)
+                if len(data) < expected:
+                    raise bx.IncompleteReadError(actual_bytes=len(data), expected_bytes=expected)
+                return data
             except Exception as exc:
                 if is_not_found(exc):
                     raise UnreadableFrameError(f"{self.name}: it is gone from the store", path=self.name) from None
