@@ -10,6 +10,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -31,34 +32,22 @@ def ordered_map(
     items ahead of the consumer. ``on_wait`` is called every ``wait_step`` seconds while
     the next result is not ready, so the caller can report progress and honour a cancel
     even when a frame is slow. Leaving the loop early cancels what has not started."""
-    pool = cf.ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="img2vid-decode")
-    pending: deque[tuple[T, cf.Future[R]]] = deque()
-    source = iter(items)
-    try:
-        while True:
-            while len(pending) < window:
-                item = next(source, _END)
-                if item is _END:
-                    break
-                pending.append((item, pool.submit(fn, item)))  # type: ignore[arg-type]
-            if not pending:
-                return
-            item, future = pending.popleft()
-            while True:
-                done, _ = cf.wait([future], timeout=wait_step)
-                if done:
-                    break
+    ahead = prefetched(fn, items, ahead=window, threads=threads)
+    with closing(ahead):
+        for item, future in ahead:
+            while not cf.wait([future], timeout=wait_step)[0]:
                 on_wait()
             yield item, future
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
-def prefetched(fn: Callable[[T], R], items: Iterable[T], *, ahead: int) -> Iterator[tuple[T, cf.Future[R]]]:
+def prefetched(
+    fn: Callable[[T], R], items: Iterable[T], *, ahead: int, threads: int | None = None
+) -> Iterator[tuple[T, cf.Future[R]]]:
     """Yield ``(item, future)`` in input order at once, keeping ``fn`` running on up to
-    ``ahead`` items beyond the last one yielded: reads that wait on a network, started
-    before the decoder asks. The consumer waits on each future itself."""
-    pool = cf.ThreadPoolExecutor(max_workers=max(1, ahead), thread_name_prefix="img2vid-fetch")
+    ``ahead`` items beyond the last one yielded (in ``threads`` threads, one per item by
+    default): reads that wait on a network, started before the decoder asks. The
+    consumer waits on each future itself."""
+    pool = cf.ThreadPoolExecutor(max_workers=max(1, threads or ahead), thread_name_prefix="img2vid-pool")
     pending: deque[tuple[T, cf.Future[R]]] = deque()
     source = iter(items)
     try:

@@ -222,15 +222,23 @@ def test_the_job_page_plays_a_video_streamed_from_the_store_through_web(s3, brow
     files = [("frames", f"f{i}.png", png_bytes(i, (320, 240))) for i in range(15)]
     _, _, job = upload(s3, {"codec": "h264", "fps": "10"}, files)
     s3.wait_state(job["id"], "succeeded", "failed")
-    context = browser.new_context(base_url=s3.url)
-    page = context.new_page()
-    seen = []
-    page.on("request", lambda r: seen.append(r.url))
-    page.goto(f"/jobs/{job['id']}")
-    page.wait_for_function(PLAYS)
-    assert page.locator("#player video").evaluate("v => v.duration") == pytest.approx(1.5, abs=0.15)
+    duration, seen = _play_job_page(browser, s3.url, job["id"])
+    assert duration == pytest.approx(1.5, abs=0.15)
     assert [u for u in seen if not u.startswith((s3.url, "data:", "blob:"))] == []
-    context.close()
+
+
+def _play_job_page(browser, url: str, job_id: str) -> tuple[float, list[str]]:
+    """The duration of the job page's video once it plays, and every URL the page asked for."""
+    context = browser.new_context(base_url=url)
+    try:
+        page = context.new_page()
+        seen: list[str] = []
+        page.on("request", lambda r: seen.append(r.url))
+        page.goto(f"/jobs/{job_id}")
+        page.wait_for_function(PLAYS)
+        return page.locator("#player video").evaluate("v => v.duration"), seen
+    finally:
+        context.close()
 
 
 def test_cancel_mid_job_leaves_no_video_in_the_bucket(s3):
@@ -415,17 +423,11 @@ def test_presigned_downloads_redirect_to_the_store_and_the_page_plays_them(s3, b
         with urllib.request.urlopen(urllib.request.Request(target, headers={"Range": "bytes=0-9"}), timeout=10) as r:
             assert r.status == 206 and r.read() == whole[:10]
         # and the job page's <video> plays it from there (its CSP allows the store)
-        context = browser.new_context(base_url=url)
-        page = context.new_page()
-        seen = []
-        page.on("request", lambda r: seen.append(r.url))
-        page.goto(f"/jobs/{job['id']}")
-        page.wait_for_function(PLAYS)
-        assert page.locator("#player video").evaluate("v => v.duration") == pytest.approx(2.0, abs=0.15)
+        duration, seen = _play_job_page(browser, url, job["id"])
+        assert duration == pytest.approx(2.0, abs=0.15)
         assert any(u.startswith(f"{endpoint}/{BUCKET}/outputs/") for u in seen)
         # and nothing else left the origin
         assert [u for u in seen if not u.startswith((url, endpoint, "data:", "blob:"))] == []
-        context.close()
     finally:
         proc.stop()
         s3.stack.procs.remove(proc)
