@@ -3,6 +3,7 @@ command, HTTP through the published port, and redis-cli inside the redis contain
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -65,6 +66,22 @@ class Compose:
     inputs: Path
     env: dict[str, str] = field(default_factory=dict)
     files: tuple[Path, ...] = (COMPOSE_FILE,)
+
+    @contextlib.contextmanager
+    def started(self, workers: int, *down_flags: str):
+        """Built, up with ``workers`` workers and ready; on leaving, every service's log
+        kept in test-artifacts/<project>.log and the project taken down with its volumes
+        (``down_flags`` go before ``down``, e.g. a profile)."""
+        self.run("build", "web", "worker", timeout=1800)
+        try:
+            self.run("up", "--detach", "--scale", f"worker={workers}")
+            self.wait_ready(workers=workers)
+            yield self
+        finally:
+            logs = self.run("logs", "--no-color", check=False).stdout
+            Path("test-artifacts").mkdir(exist_ok=True)
+            Path(f"test-artifacts/{self.project}.log").write_text(logs)
+            self.run(*down_flags, "down", "--volumes", "--timeout", "30")
 
     @property
     def url(self) -> str:

@@ -47,24 +47,16 @@ def stack(inputs):
         inputs,
         env={"FLOWER_PORT": str(free_port())},
     )
-    compose.run("build", "web", "worker", timeout=1800)
-    try:
-        compose.run("up", "--detach", "--scale", "worker=2")
-        compose.wait_ready(workers=2)
+    with compose.started(2, "--profile", "monitoring"):
         yield compose
-    finally:
-        logs = compose.run("logs", "--no-color", check=False).stdout
-        Path("test-artifacts").mkdir(exist_ok=True)
-        Path(f"test-artifacts/{compose.project}.log").write_text(logs)
-        compose.run("--profile", "monitoring", "down", "--volumes", "--timeout", "30")
-        # down -v leaves none of the project's volumes behind
-        left = subprocess.run(
-            ["docker", "volume", "ls", "--quiet", "--filter", f"label=com.docker.compose.project={compose.project}"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()
-        assert not left, left
+    # down -v leaves none of the project's volumes behind
+    left = subprocess.run(
+        ["docker", "volume", "ls", "--quiet", "--filter", f"label=com.docker.compose.project={compose.project}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert not left, left
 
 
 def _folder_job(stack: Compose, frames: int, **spec) -> str:

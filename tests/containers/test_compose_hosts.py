@@ -80,6 +80,10 @@ def _down(compose: Compose) -> None:
     Path("test-artifacts").mkdir(exist_ok=True)
     Path(f"test-artifacts/{compose.project}.log").write_text(logs)
     compose.run("down", "--volumes", "--timeout", "30")
+    _nothing_left(compose)
+
+
+def _nothing_left(compose: Compose) -> None:
     # down -v leaves nothing of the project: no container, no volume, no network
     left = _left_behind(compose.project)
     assert left == {"containers": [], "volumes": [], "networks": []}, (compose.project, left)
@@ -107,14 +111,12 @@ def host_a():
         },
         files=(COMPOSE_FILE, S3_COMPOSE_FILE),
     )
-    compose.run("build", "web", "worker", timeout=1800)
     try:
-        compose.run("up", "--detach", "--scale", "worker=0")
-        compose.wait_ready(workers=0)
-        yield compose
+        with compose.started(0):
+            yield compose
     finally:
         shutil.rmtree(unused_inputs, ignore_errors=True)
-        _down(compose)
+        _nothing_left(compose)
 
 
 @pytest.fixture(scope="module")

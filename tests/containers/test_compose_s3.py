@@ -63,16 +63,10 @@ def stack():
         },
         files=(COMPOSE_FILE, S3_COMPOSE_FILE),
     )
-    compose.run("build", "web", "worker", timeout=1800)
     try:
-        compose.run("up", "--detach", "--scale", "worker=2")
-        compose.wait_ready(workers=2)
-        yield compose
+        with compose.started(2):
+            yield compose
     finally:
-        logs = compose.run("logs", "--no-color", check=False).stdout
-        Path("test-artifacts").mkdir(exist_ok=True)
-        Path(f"test-artifacts/{compose.project}.log").write_text(logs)
-        compose.run("down", "--volumes", "--timeout", "30")
         shutil.rmtree(unused_inputs, ignore_errors=True)
         # down -v leaves nothing of the project: no container (the bucket's one-shot
         # included), no volume (the store's data included), no network
