@@ -143,3 +143,13 @@ def test_prefetched_keeps_at_most_ahead_reads_beyond_the_consumer():
         with lock:
             state["consumed"] += 1
     assert state["started"] == 100 and state["most_ahead"] <= 6
+
+
+def test_frames_without_cheap_headers_are_read_once_even_when_not_read_ahead(tmp_path):
+    # given store-like frames (no header without a read) listed without reads ahead
+    gauge = Gauge()
+    frames = FrameList(stored(10, gauge), "the store")
+    # when encoded
+    assert encode(frames, tmp_path / "o.mkv", EncodeOptions.parse(codec="ffv1")).frames == 10
+    # then each was read once: headers are checked from the bytes, not by a read of their own
+    assert gauge.total == 10

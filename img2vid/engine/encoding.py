@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ import cv2
 
 from img2vid.engine.codecs import check_size, check_suffix, get_codec
 from img2vid.engine.discovery import discover
-from img2vid.engine.images import JPEG_SUFFIXES, probe_bytes
+from img2vid.engine.images import is_jpeg_name, probe_bytes
 from img2vid.engine.options import EncodeOptions
 from img2vid.engine.sources import Frame, FrameList
 from img2vid.errors import (
@@ -135,16 +136,16 @@ def encode(
     ticker.total = len(found.frames)
     files.check()
     try:
-        frames, bad, out_size, first_bytes = _probe(found, codec, opts, ticker)
-        written, first = _write(files, codec, opts, found, frames, out_size, ticker, bad, threads, window, first_bytes)
+        probed = _probe(found, codec, opts, ticker)
+        out_size = probed.size
+        written, first = _write(files, codec, opts, found, probed, ticker, threads, window)
         count, width, height = probe_video(files.tmp_video)
         if count != written or (width, height) != out_size:
             raise VerifyFailedError(
                 f"the written video holds {count} frames at {width}x{height}, "
                 f"expected {written} at {out_size[0]}x{out_size[1]}"
             )
-        data = first_bytes if first is frames[0] and first_bytes else first.read(opts.max_frame_bytes)
-        poster_frame = fit_frame(decode_bgr(first.name, data), out_size, opts.fit)
+        poster_frame = fit_frame(decode_bgr(first.name, probed.bytes_of(first, opts)), out_size, opts.fit)
         if not cv2.imwrite(str(files.tmp_poster), poster_frame, [cv2.IMWRITE_JPEG_QUALITY, 90]):
             raise OutputUnwritableError(f"could not write the poster {files.tmp_poster.name}", path=files.tmp_poster)
         files.place()
@@ -164,36 +165,59 @@ def encode(
         codec=codec.name,
         seconds=time.monotonic() - started,
         bytes=files.video.stat().st_size,
-        bad_frames=bad,
+        bad_frames=probed.bad,
         other_files=found.skipped,
     )
 
 
-def _probe(found: FrameList, codec, opts, ticker) -> tuple[list[Frame], list[str], tuple[int, int], bytes | None]:
+@dataclass
+class _Probed:
+    """What reading the headers found: the frames to encode, the names refused, the
+    output size, and the first frame's bytes when its header could not be read alone."""
+
+    frames: list[Frame]
+    bad: list[str]
+    size: tuple[int, int]
+    first_bytes: bytes | None
+    # Frames after the first whose header costs a read of its own (a store's): each is
+    # checked from its bytes as they arrive, before a pixel is decoded.
+    deferred: bool
+
+    def bytes_of(self, frame: Frame, opts: EncodeOptions) -> bytes:
+        """The frame's bytes, the first one's read once only."""
+        if frame is self.frames[0] and self.first_bytes is not None:
+            return self.first_bytes
+        return frame.read(opts.max_frame_bytes)
+
+
+def _probe(found: FrameList, codec, opts, ticker) -> _Probed:
     """Read every header that can be read alone: the pixel limit is enforced before
-    anything is decoded, and the output size is known without decoding. A store's frames
-    are read whole only up to the first readable one, for the size; the rest are checked
-    from their bytes as they arrive (_write). Returns (frames, bad names, size, the first
-    frame's bytes when they were read here)."""
+    anything is decoded, and the output size is known without decoding. A frame whose
+    header cannot be (a store's) is read whole while no size is known yet; after that
+    it waits for _write, which checks it from its bytes."""
     frames: list[Frame] = []
     bad: list[str] = []
     first_size: tuple[int, int] | None = None
     first_bytes: bytes | None = None
+    deferred = False
     for frame in found.frames:
-        if first_size is not None and found.fetch_ahead:
-            frames.append(frame)
-            continue
+        data = None
         try:
             size = frame.header(opts.max_pixels, opts.max_frame_bytes)
             if size is None:
-                first_bytes = frame.read(opts.max_frame_bytes)
-                size = probe_bytes(frame.name, first_bytes, opts.max_pixels)
+                if first_size is not None:
+                    frames.append(frame)
+                    deferred = True
+                    continue
+                data = frame.read(opts.max_frame_bytes)
+                size = probe_bytes(frame.name, data, opts.max_pixels)
         except UnreadableFrameError:
             if not opts.skip_bad_frames:
                 raise
             bad.append(frame.name)
             continue
-        first_size = first_size or size
+        if first_size is None:
+            first_size, first_bytes = size, data
         frames.append(frame)
         ticker.tick()
     if first_size is None:
@@ -203,31 +227,28 @@ def _probe(found: FrameList, codec, opts, ticker) -> tuple[list[Frame], list[str
         out_size = even_size(out_size)
     # The first frame's size may be more than the codec takes: say so before encoding.
     check_size(codec, out_size, opts.max_pixels)
-    return frames, bad, out_size, first_bytes
+    return _Probed(frames, bad, out_size, first_bytes, deferred)
 
 
-def _write(files, codec, opts, found, frames, size, ticker, bad, threads, window, first_bytes) -> tuple[int, Frame]:
+def _write(files, codec, opts, found: FrameList, probed: _Probed, ticker, threads, window) -> tuple[int, Frame]:
     """Feed every frame through the pool into the writer; return (written, first frame)."""
+    frames, bad, size = probed.frames, probed.bad, probed.size
     ticker.done = len(bad)  # frames refused at the header count as handled
     writer = open_writer(codec, files.tmp_video, opts.fps, size)
 
     yuv = writer.takes_yuv420
-    # Headers not read up front (a store's frames) are read from the bytes, before a
-    # pixel is decoded.
-    unprobed = bool(found.fetch_ahead)
 
     def fetch(frame: Frame) -> bytes:
-        if frame is frames[0] and first_bytes is not None:
-            return first_bytes  # read once already, for the output size
-        data = frame.read(opts.max_frame_bytes)
-        if unprobed:
+        data = probed.bytes_of(frame, opts)
+        if probed.deferred:
             probe_bytes(frame.name, data, opts.max_pixels)
         return data
 
-    def decode(item):
-        frame, data = item if found.fetch_ahead else (item, None)
-        data = data.result() if data is not None else fetch(frame)
-        if yuv and frame.name.lower().endswith(tuple(JPEG_SUFFIXES)):
+    def decode(item: tuple[Frame, Future[bytes] | None]):
+        # Read here, in the decode thread, unless a read was started ahead.
+        frame, read = item
+        data = read.result() if read is not None else fetch(frame)
+        if yuv and is_jpeg_name(frame.name):
             decoded = decode_yuv420(data, size)
             if decoded is not None:
                 return decoded
@@ -246,7 +267,7 @@ def _write(files, codec, opts, found, frames, size, ticker, bad, threads, window
     written, first = 0, None
     results = ordered_map(
         decode,
-        reads if reads is not None else frames,
+        reads if reads is not None else ((frame, None) for frame in frames),
         threads=threads or default_threads(),
         window=window,
         on_wait=on_wait,
@@ -257,8 +278,7 @@ def _write(files, codec, opts, found, frames, size, ticker, bad, threads, window
         # generators happen to be collected.
         with closing(reads) if reads is not None else nullcontext(), closing(results):
             try:
-                for item, future in results:
-                    frame = item[0] if found.fetch_ahead else item
+                for (frame, _), future in results:
                     try:
                         prepared = future.result()
                     except UnreadableFrameError:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path, PurePath
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-from img2vid.engine.images import JPEG_SUFFIXES, read_bytes
+from img2vid.engine.images import is_jpeg_name, read_bytes
 from img2vid.engine.options import DEFAULT_MAX_FRAME_BYTES
 from img2vid.errors import UnreadableFrameError
 
@@ -24,7 +24,7 @@ def decode_bgr(name: str, data: bytes) -> np.ndarray:
     """Decode the bytes of frame ``name`` (its suffix says what it is) to 8-bit BGR."""
     # JPEG is always 8-bit and IMREAD_COLOR applies its EXIF orientation; the others are
     # read unchanged so that alpha and 16-bit samples can be handled below.
-    flags = cv2.IMREAD_COLOR if PurePath(name).suffix.lower() in JPEG_SUFFIXES else cv2.IMREAD_UNCHANGED
+    flags = cv2.IMREAD_COLOR if is_jpeg_name(name) else cv2.IMREAD_UNCHANGED
     try:
         img = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     except cv2.error:  # OpenCV asserts rather than answering None for some inputs

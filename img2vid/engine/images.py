@@ -31,6 +31,10 @@ def is_image_name(name: str) -> bool:
     return Path(name).suffix.lower() in IMAGE_SUFFIXES and not Path(name).name.startswith(".")
 
 
+def is_jpeg_name(name: str) -> bool:
+    return PurePath(name).suffix.lower() in JPEG_SUFFIXES
+
+
 def too_many_bytes(name: str, max_bytes: int, size: int | None = None) -> FrameTooLargeError:
     """The refusal of frame ``name`` (``size`` bytes, when known) over the byte limit."""
     what = f"the file is {size:,} bytes, over" if size is not None else "the file is over"
@@ -91,7 +95,7 @@ def _header(name: str, source: Path | BinaryIO, max_pixels: int, hide: str | Non
             warnings.simplefilter("ignore")
             with Image.open(source) as im:
                 w, h = im.size
-                if PurePath(name).suffix.lower() in JPEG_SUFFIXES and im.getexif().get(_EXIF_ORIENTATION) in _ROTATED:
+                if is_jpeg_name(name) and im.getexif().get(_EXIF_ORIENTATION) in _ROTATED:
                     w, h = h, w
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         # Pillow's words may hold the file's full path: only its name leaves here.
@@ -128,7 +132,7 @@ def checked_bytes(name: str, data: bytes, max_bytes: int) -> bytes:
         raise too_many_bytes(name, max_bytes)
     # libjpeg fills a cut-off JPEG with grey and only warns; a whole JPEG ends with EOI
     # (some cameras pad it with zeros after that).
-    if PurePath(name).suffix.lower() in JPEG_SUFFIXES and data.rstrip(b"\x00")[-2:] != b"\xff\xd9":
+    if is_jpeg_name(name) and data.rstrip(b"\x00")[-2:] != b"\xff\xd9":
         raise UnreadableFrameError(
             f"{name}: truncated JPEG, or other data after its end (no end-of-image marker at its end)", path=name
         )
