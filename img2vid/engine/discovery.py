@@ -73,12 +73,16 @@ def discover(
         _check_links(frames, confine)
     skipped = [p for p in paths if not is_image_name(p.name)]
     if not frames:
-        extra = f" ({len(skipped)} other files skipped)" if skipped else ""
-        raise NoFramesError(
-            f"no frames in {where}: expected jpg, jpeg, png, bmp, tif, tiff or webp files{extra}",
-            path=shown_as or text,
-        )
+        raise no_frames(where, len(skipped), shown_as or text)
     return Discovery(frames=frames, skipped=skipped, where=where)
+
+
+def no_frames(where: str, skipped: int, path: str) -> NoFramesError:
+    """The refusal of a folder (a volume's or a store's) that holds no frame."""
+    extra = f" ({skipped} other files skipped)" if skipped else ""
+    return NoFramesError(
+        f"no frames in {where}: expected jpg, jpeg, png, bmp, tif, tiff or webp files{extra}", path=path
+    )
 
 
 def _check_links(frames: list[Path], root: str) -> None:

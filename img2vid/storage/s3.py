@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import botocore.exceptions as bx
 from boto3.s3.transfer import TransferConfig
 
-from img2vid.engine.discovery import natural_key
+from img2vid.engine.discovery import natural_key, no_frames
 from img2vid.engine.images import checked_bytes, is_image_name, too_many_bytes
 from img2vid.engine.sources import FrameList
 from img2vid.errors import BadSourceError, NoFramesError, UnreadableFrameError, VerifyFailedError
@@ -61,8 +61,7 @@ class ObjectFrame:
     key: str
     bytes: int
     store: S3Storage
-    abandon: threading.Event
-    stop: StopCheck | None = None
+    abandon: threading.Event  # set when the encode stops: a read waiting on the store gives up
 
     def read(self, max_bytes: int) -> bytes:
         if self.bytes > max_bytes:
@@ -193,30 +192,29 @@ class S3Storage(Storage):
     def output_key(self, job_id: str, name: str) -> str:
         return self._key("outputs", job_id, name)
 
-    def _objects(self, prefix: str, stop: StopCheck | None = None) -> Iterator[dict]:
-        """Every object under ``prefix`` (a page of 1,000 per request)."""
-        token = None
+    def _pages(self, prefix: str, stop: StopCheck | None = None, **kw) -> Iterator[dict]:
+        """Every page of the listing under ``prefix`` (1,000 keys each), each request
+        waited out as any other while the store is away (boto3's paginator would not)."""
+        kw = {"Bucket": self.bucket, "Prefix": prefix, **kw}
         while True:
-            kw = {"Bucket": self.bucket, "Prefix": prefix, **({"ContinuationToken": token} if token else {})}
             page = self._call(lambda kw=kw: self.client.list_objects_v2(**kw), stop)
-            yield from page.get("Contents", [])
+            yield page
             if not page.get("IsTruncated"):
                 return
-            token = page["NextContinuationToken"]
+            kw = {**kw, "ContinuationToken": page["NextContinuationToken"]}
 
-    def _listing(self, prefix: str) -> tuple[list[dict], list[str]]:
+    def _objects(self, prefix: str, stop: StopCheck | None = None) -> Iterator[dict]:
+        """Every object under ``prefix``, however deep."""
+        for page in self._pages(prefix, stop):
+            yield from page.get("Contents", [])
+
+    def _listing(self, prefix: str, stop: StopCheck | None = None) -> tuple[list[dict], list[str]]:
         """(objects directly under ``prefix``, its sub-prefixes): one level, as a folder."""
-        files, subs, token = [], [], None
-        while True:
-            kw = {"Bucket": self.bucket, "Prefix": prefix, "Delimiter": "/"}
-            if token:
-                kw["ContinuationToken"] = token
-            page = self._call(lambda kw=kw: self.client.list_objects_v2(**kw))
+        files, subs = [], []
+        for page in self._pages(prefix, stop, Delimiter="/"):
             files += page.get("Contents", [])
             subs += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
-            if not page.get("IsTruncated"):
-                return files, subs
-            token = page["NextContinuationToken"]
+        return files, subs
 
     def _delete_under(self, prefix: str) -> None:
         keys = [o["Key"] for o in self._objects(prefix)]
@@ -224,15 +222,15 @@ class S3Storage(Storage):
             batch = {"Objects": [{"Key": k} for k in keys[i : i + _DELETE_BATCH]], "Quiet": True}
             self._call(lambda batch=batch: self.client.delete_objects(Bucket=self.bucket, Delete=batch))
 
-    def _frames(self, objects: list[dict], where: str, stop: StopCheck | None) -> FrameList:
+    def _frames(self, objects: list[dict], where: str) -> FrameList:
         abandon = threading.Event()
         named = [(PurePosixPath(o["Key"]).name, o) for o in objects]
         frames = sorted(
-            (ObjectFrame(n, o["Key"], int(o["Size"]), self, abandon, stop) for n, o in named if is_image_name(n)),
+            (ObjectFrame(n, o["Key"], int(o["Size"]), self, abandon) for n, o in named if is_image_name(n)),
             key=lambda f: natural_key(f.name),
         )
         skipped = sum(1 for n, _ in named if not is_image_name(n) and n != NAMES_FILE)
-        return FrameList(list(frames), where, skipped, fetch_ahead=self.settings.s3_concurrency, on_stop=abandon.set)
+        return FrameList(frames, where, skipped, fetch_ahead=self.settings.s3_concurrency, on_stop=abandon.set)
 
     # --- the input root -------------------------------------------------------------
 
@@ -241,22 +239,19 @@ class S3Storage(Storage):
         parts = [p for p in rel.replace("\\", "/").split("/") if p not in ("", ".")]
         if ".." in parts:
             raise BadSourceError(f"source.dir {rel!r} points outside the input root")
-        return self._key("inputs", *parts) + "/" if parts else self._key("inputs") + "/"
+        return self._key("inputs", *parts) + "/"
 
     def input_frames(self, rel: str, pattern: str | None = None, stop: StopCheck | None = None) -> FrameList:
         prefix = self._input_prefix(rel)
-        files, subs = self._listing(prefix)
+        files, subs = self._listing(prefix, stop)
         where = f"folder {rel}" + (f" with pattern {pattern!r}" if pattern else "")
         if not files and not subs:
             raise BadSourceError(f"source.dir {rel!r} is not a folder under the input root", code="source_not_found")
         if pattern:
             files = [o for o in files if fnmatch.fnmatch(PurePosixPath(o["Key"]).name, pattern)]
-        found = self._frames(files, where, stop)
+        found = self._frames(files, where)
         if not found.frames:
-            extra = f" ({found.skipped} other files skipped)" if found.skipped else ""
-            raise NoFramesError(
-                f"no frames in {where}: expected jpg, jpeg, png, bmp, tif, tiff or webp files{extra}", path=rel
-            )
+            raise no_frames(where, found.skipped, rel)
         return found
 
     def list_inputs(self, rel: str) -> tuple[int, list[InputFolder]]:
@@ -327,7 +322,7 @@ class S3Storage(Storage):
 
     def upload_frames(self, job: Job, stop: StopCheck | None = None) -> FrameList:
         objects = list(self._objects(self._key("uploads", job.id) + "/", stop))
-        found = self._frames(objects, "the uploaded frames", stop)
+        found = self._frames(objects, "the uploaded frames")
         if not found.frames:
             raise NoFramesError("the uploaded frames are gone from the store")
         return found
