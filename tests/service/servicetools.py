@@ -145,17 +145,22 @@ HEAVY_CACHE = Path("test-artifacts/.heavy-frames")
 HEAVY_CODEC = "h264"
 
 
-def heavy_folder(service, n: int = 60) -> str:
-    """A fresh folder under the input root holding ``n`` heavy frames (hard links into
-    the cache); a job on it takes seconds, long enough to watch or to kill mid-way."""
+def heavy_frames(n: int = 60) -> list[Path]:
+    """``n`` heavy frames from the cache (made the first time)."""
     from bench.framegen import ensure_frames
 
     ensure_frames(HEAVY_CACHE, n)
+    return [HEAVY_CACHE / f"frame_{i:05d}.jpg" for i in range(n)]
+
+
+def heavy_folder(service, n: int = 60) -> str:
+    """A fresh folder under the input root holding ``n`` heavy frames (hard links into
+    the cache); a job on it takes seconds, long enough to watch or to kill mid-way."""
     rel = f"heavy-{uuid.uuid4().hex[:8]}"
     folder = service.inputs / rel
     folder.mkdir(parents=True)
-    for i in range(n):
-        os.link(HEAVY_CACHE / f"frame_{i:05d}.jpg", folder / f"frame_{i:05d}.jpg")
+    for frame in heavy_frames(n):
+        os.link(frame, folder / frame.name)
     return rel
 
 

@@ -31,7 +31,7 @@ from img2vid.store.testing import backdate_finish
 from img2vid.testing import Stack, s3_settings, wait_until
 from worker.retention import sweep
 
-from servicetools import HEAVY_CACHE, HEAVY_CODEC, TEST_REDIS, Service, forget_keys, jpeg_bytes, png_bytes, upload
+from servicetools import HEAVY_CODEC, TEST_REDIS, Service, forget_keys, heavy_frames, jpeg_bytes, png_bytes, upload
 from videotools import read_back
 
 LEASE = 2.0
@@ -58,12 +58,9 @@ class Bucket:
 
     def heavy_folder(self, n: int = 60) -> str:
         """A fresh inputs/ prefix holding ``n`` textured 1080p frames: seconds of work."""
-        from bench.framegen import ensure_frames
-
-        ensure_frames(HEAVY_CACHE, n)
         rel = f"heavy-{uuid.uuid4().hex[:8]}"
-        for i in range(n):
-            self.put(f"inputs/{rel}/frame_{i:05d}.jpg", (HEAVY_CACHE / f"frame_{i:05d}.jpg").read_bytes())
+        for frame in heavy_frames(n):
+            self.put(f"inputs/{rel}/{frame.name}", frame.read_bytes())
         return rel
 
 
