@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
 from flask import Flask, current_app
 
-from img2vid.errors import StorageDeniedError, StorageUnavailableError
 from img2vid.settings import WebSettings
 from img2vid.storage import Storage, open_storage
 from img2vid.store import JobStore, TaskQueue, make_celery
@@ -27,10 +25,7 @@ def init_services(app: Flask, settings: WebSettings) -> Services:
     celery = make_celery(settings.redis_url, settings.queue)
     app.extensions["celery"] = celery
     storage = open_storage(settings)
-    # A store that is away or refuses now is answered as a 503 naming it on each request
-    # (and by readyz), rather than as a web that does not start.
-    with contextlib.suppress(StorageUnavailableError, StorageDeniedError):
-        storage.ensure()
+    storage.ensure()
     svc = Services(
         settings, JobStore.from_url(settings.redis_url, settings.key_prefix), storage, TaskQueue(celery, settings.queue)
     )

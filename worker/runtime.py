@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from functools import lru_cache
 
 from celery import Celery
 
 from img2vid.engine.memory import keep_frames_out_of_the_heap
-from img2vid.errors import Img2VidError
 from img2vid.settings import TIME_LIMIT_GRACE, WorkerSettings
 from img2vid.storage import Storage, open_storage
 from img2vid.store import JobStore, TaskQueue, make_celery
@@ -54,8 +52,7 @@ def runtime() -> Runtime:
     # Mid-job, a store that is away is waited for (IMG2VID_S3_RETRY_SECONDS): the lease
     # holds meanwhile, and the job finishes when it is back.
     storage = open_storage(settings, retry_seconds=settings.s3_retry_seconds)
-    with contextlib.suppress(Img2VidError):  # a worker starts while the store is away
-        storage.ensure()
+    storage.ensure()
     celery = make_worker_celery(settings)
     return Runtime(
         settings,

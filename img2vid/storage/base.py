@@ -102,7 +102,8 @@ class Storage(ABC):
         """What the storage is, in a message's words ("the data volume", "bucket 'x'")."""
 
     def ensure(self) -> None:  # noqa: B027
-        """Make what must exist (the volume's folders); refuse early what cannot work."""
+        """Make what must exist (the volume's folders). A bucket is the operator's to
+        make: a store that is away or refuses is answered per request (check())."""
 
     def check(self) -> None:  # noqa: B027
         """Raise StorageUnavailableError or StorageDeniedError when it cannot be used."""

@@ -181,9 +181,6 @@ class S3Storage(Storage):
     def check(self) -> None:
         self._call(lambda: self.client.head_bucket(Bucket=self.bucket))
 
-    def ensure(self) -> None:
-        self.check()
-
     # --- keys -------------------------------------------------------------------------
 
     def _key(self, *parts: str) -> str:
