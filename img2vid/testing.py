@@ -23,6 +23,7 @@ from img2vid.cli.processes import (
     wait_until,
     web_argv,
     weed_argv,
+    weed_env,
     weed_identities,
     worker_argv,
 )
@@ -106,22 +107,15 @@ class Stack:
         wdir.mkdir(parents=True, exist_ok=True)
         config = weed_identities(wdir / "s3.json", access_key, secret_key)
         proc = self._spawn("seaweedfs", weed_argv(wdir, port, config))
-        env = {
-            "IMG2VID_STORAGE": "s3",
-            "IMG2VID_S3_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-            "IMG2VID_S3_BUCKET": bucket,
-            "IMG2VID_S3_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": access_key,
-            "AWS_SECRET_ACCESS_KEY": secret_key,
-        }
+        env = weed_env(f"http://127.0.0.1:{port}", bucket, access_key, secret_key)
         settings = s3_settings(env)
         # Its S3 API answers a few seconds after start (the filer waits for the master).
         wait_until(lambda: create_bucket(settings) or True, 60, f"SeaweedFS's S3 API on port {port}", 0.2, proc)
         return proc, env
 
-    def restart(self, proc: Proc, timeout: float = 15) -> Proc:
-        """Stop ``proc`` and start its command again, with the same log (a store's restart)."""
-        proc.stop(timeout=timeout)
+    def restart(self, proc: Proc, sig: int = signal.SIGTERM, timeout: float = 15) -> Proc:
+        """Stop ``proc`` (with ``sig``) and start its command again, with the same log."""
+        proc.stop(sig, timeout=timeout)
         self.procs.remove(proc)
         return self._spawn(proc.name, list(proc.popen.args))
 

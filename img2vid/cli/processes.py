@@ -165,6 +165,19 @@ def weed_identities(path: Path, access_key: str, secret_key: str) -> Path:
     return path
 
 
+def weed_env(endpoint: str, bucket: str, access_key: str, secret_key: str) -> dict[str, str]:
+    """The settings that point web and workers at a SeaweedFS that weed_argv started
+    (any region: SeaweedFS takes every one, and boto3 signs for the one it is told)."""
+    return {
+        "IMG2VID_STORAGE": "s3",
+        "IMG2VID_S3_ENDPOINT_URL": endpoint,
+        "IMG2VID_S3_BUCKET": bucket,
+        "IMG2VID_S3_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": access_key,
+        "AWS_SECRET_ACCESS_KEY": secret_key,
+    }
+
+
 def weed_keys(path: Path) -> tuple[str, str]:
     """The (access key, secret key) of the first identity in a weed_identities file."""
     credentials = json.loads(path.read_text())["identities"][0]["credentials"][0]

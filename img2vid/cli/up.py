@@ -30,8 +30,6 @@ DEFAULT_BUCKET = "img2vid"
 # SeaweedFS's files under DATA_DIR, and its identities file there (the key pair made at
 # the first start, so that a later start on the same folder can read what it stored).
 SEAWEEDFS_DIR, IDENTITIES = ".seaweedfs", "s3.json"
-# Any region: SeaweedFS takes every one, and boto3 signs for the one it is told.
-EMBEDDED_REGION = "us-east-1"
 # Settings that would override or contradict the embedded store's key pair.
 _OTHER_CREDENTIALS = (
     "AWS_ACCESS_KEY_ID_FILE",
@@ -215,6 +213,7 @@ def _embedded_store(settings: Settings, data: Path, inputs: str) -> _Store:
         NoObjectStoreError,
         free_port,
         weed_argv,
+        weed_env,
         weed_identities,
         weed_keys,
         weed_master_url,
@@ -245,18 +244,11 @@ def _embedded_store(settings: Settings, data: Path, inputs: str) -> _Store:
         access_key, secret_key = f"img2vid-{secrets.token_hex(8)}", secrets.token_urlsafe(30)
         weed_identities(identities, access_key, secret_key)
     endpoint = f"http://127.0.0.1:{port}"
-    env = {
-        "IMG2VID_STORAGE": "s3",
-        "IMG2VID_S3_ENDPOINT_URL": endpoint,
-        "IMG2VID_S3_BUCKET": settings.s3_bucket,
-        "IMG2VID_S3_REGION": EMBEDDED_REGION,
-        "AWS_ACCESS_KEY_ID": access_key,
-        "AWS_SECRET_ACCESS_KEY": secret_key,
-    }
+    env = weed_env(endpoint, settings.s3_bucket, access_key, secret_key)
     s3 = settings.model_copy(
         update={
             "s3_endpoint_url": endpoint,
-            "s3_region": EMBEDDED_REGION,
+            "s3_region": env["IMG2VID_S3_REGION"],
             "aws_access_key_id": access_key,
             "aws_secret_access_key": secret_key,
         }

@@ -331,9 +331,7 @@ def test_the_store_restarted_mid_job_is_waited_for(s3):
     s3.wait_encoding(job_id)
     weed = next(p for p in s3.stack.procs if p.name == "seaweedfs")
     # when the store dies outright and comes back
-    weed.stop(signal.SIGKILL)
-    s3.stack.procs.remove(weed)
-    s3.stack._spawn(weed.name, list(weed.popen.args))
+    s3.stack.restart(weed, signal.SIGKILL)
     # then the job still succeeds, in the same run (its lease held), its video whole
     done = s3.wait_state(job_id, "succeeded", "failed", timeout=120)
     assert done["state"] == "succeeded" and done["attempts"] == 1, done
