@@ -153,3 +153,14 @@ def test_frames_without_cheap_headers_are_read_once_even_when_not_read_ahead(tmp
     assert encode(frames, tmp_path / "o.mkv", EncodeOptions.parse(codec="ffv1")).frames == 10
     # then each was read once: headers are checked from the bytes, not by a read of their own
     assert gauge.total == 10
+
+
+def test_prefetched_leaves_every_yielded_read_to_finish_when_its_items_run_out():
+    # given reads slower than a consumer that takes every future before waiting on any
+    def slow(i):
+        time.sleep(0.02)
+        return i
+
+    futures = [future for _, future in prefetched(slow, range(12), ahead=2)]
+    # then none of them was cancelled when the items ran out: each still gives its result
+    assert [f.result(timeout=10) for f in futures] == list(range(12))

@@ -50,6 +50,7 @@ def prefetched(
     pool = cf.ThreadPoolExecutor(max_workers=max(1, threads or ahead), thread_name_prefix="img2vid-pool")
     pending: deque[tuple[T, cf.Future[R]]] = deque()
     source = iter(items)
+    ran_out = False
     try:
         while True:
             while len(pending) < ahead:
@@ -58,7 +59,11 @@ def prefetched(
                     break
                 pending.append((item, pool.submit(fn, item)))  # type: ignore[arg-type]
             if not pending:
+                ran_out = True
                 return
             yield pending.popleft()
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        # Run out: every future was yielded and is the consumer's to wait on, so each
+        # runs to its end (cancelled, a read the decoder waits for failed the job).
+        # Left early: what has not started is cancelled, the rest waited for.
+        pool.shutdown(wait=not ran_out, cancel_futures=not ran_out)
