@@ -73,6 +73,9 @@ class Codec:
     writing: PyAVWriting | OpenCVWriting
     # Pictures of more pixels than this may fail once encoded, depending on their content.
     max_pixels: int | None = None
+    # Segments encoded apart join into one video by copying packets (engine/join.py):
+    # each starts on a key frame and the container takes shifted timestamps.
+    joins: bool = True
 
 
 # About 0.1 bit per pixel per frame: 1080p at 5 fps gets 1 Mbit/s, at 30 fps 6 Mbit/s.

@@ -106,6 +106,7 @@ def encode(
     root: str | os.PathLike[str] | None = None,
     shown_as: str | None = None,
     poster: str | os.PathLike[str] | None = None,
+    make_poster: bool = True,
     overwrite: bool = False,
     progress: Progress | None = None,
     should_cancel: CancelCheck | None = None,
@@ -119,7 +120,8 @@ def encode(
     ``progress(frames_done, frames_total)`` and ``should_cancel()`` are called from this
     thread at least every ``interval`` seconds while work goes on (and once at the end
     for progress). Raises an Img2VidError subclass; after any failure nothing is left
-    at ``output`` or its poster path. With ``root``, a frame that is a link out of it
+    at ``output`` or its poster path. ``make_poster=False`` writes none (a split job's
+    later segments: the first one's is the job's). With ``root``, a frame that is a link out of it
     is refused (the job service's input root); ``shown_as`` names the source in messages.
     """
     started = time.monotonic()
@@ -145,10 +147,9 @@ def encode(
                 f"the written video holds {count} frames at {width}x{height}, "
                 f"expected {written} at {out_size[0]}x{out_size[1]}"
             )
-        poster_frame = fit_frame(decode_bgr(first.name, probed.bytes_of(first, opts)), out_size, opts.fit)
-        if not cv2.imwrite(str(files.tmp_poster), poster_frame, [cv2.IMWRITE_JPEG_QUALITY, 90]):
-            raise OutputUnwritableError(f"could not write the poster {files.tmp_poster.name}", path=files.tmp_poster)
-        files.place()
+        if make_poster:
+            _write_poster(files.tmp_poster, decode_bgr(first.name, probed.bytes_of(first, opts)), out_size, opts)
+        files.place(with_poster=make_poster)
     finally:
         files.discard()
 
@@ -168,6 +169,11 @@ def encode(
         bad_frames=probed.bad,
         other_files=found.skipped,
     )
+
+
+def _write_poster(path: Path, bgr, size: tuple[int, int], opts: EncodeOptions) -> None:
+    if not cv2.imwrite(str(path), fit_frame(bgr, size, opts.fit), [cv2.IMWRITE_JPEG_QUALITY, 90]):
+        raise OutputUnwritableError(f"could not write the poster {path.name}", path=path)
 
 
 @dataclass

@@ -51,10 +51,12 @@ class OutputFiles:
         except OSError as exc:
             raise OutputUnwritableError(f"cannot write in {folder}: {exc.strerror}", path=folder) from None
 
-    def place(self) -> None:
-        """Move both temporaries into place; after a failure neither target is left."""
+    def place(self, *, with_poster: bool = True) -> None:
+        """Move both temporaries into place (the video alone without ``with_poster``);
+        after a failure neither target is left."""
+        pairs = [(self.tmp_video, self.video)] + ([(self.tmp_poster, self.poster)] if with_poster else [])
         try:
-            for tmp, target in ((self.tmp_video, self.video), (self.tmp_poster, self.poster)):
+            for tmp, target in pairs:
                 self._move(tmp, target)
                 self._placed.append(target)
         except BaseException:
