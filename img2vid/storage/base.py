@@ -1,16 +1,18 @@
 """The storage seam: where job files live, behind one interface with two implementations,
 the data volume (local.py) and an S3-compatible object store (s3.py).
 
-Either holds three areas: ``inputs/`` (the input root that folder jobs name folders in;
+Either holds four areas: ``inputs/`` (the input root that folder jobs name folders in;
 read-only to the service), ``uploads/<job>/`` (frames uploaded for one job, saved under
-names the service chooses, with the client's names beside them) and ``outputs/<job>/``
-(the video and its poster). Nothing outside this package knows a path or a key.
+names the service chooses, with the client's names beside them), ``outputs/<job>/``
+(the video and its poster) and ``segments/<job>/`` (a split job's segments until they
+are joined, and the first one's poster). Nothing outside this package knows a path or a key.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -23,7 +25,7 @@ from img2vid.job import Job
 # In uploads/<job>/: saved file name -> the name the client gave, for error messages.
 NAMES_FILE = "names.json"
 POSTER = "poster.jpg"
-AREAS = ("uploads", "outputs")
+AREAS = ("uploads", "outputs", "segments")
 MAX_FOLDERS = 1000
 StopCheck = Callable[[], bool]
 
@@ -94,6 +96,12 @@ class OutputSlot(ABC):
         self.close()
 
 
+@dataclass(frozen=True)
+class SegmentParts:
+    videos: list[Path]  # in order
+    poster: Path  # the first segment's: the job's first frame
+
+
 class Storage(ABC):
     kind: str  # "local" or "s3"
 
@@ -159,6 +167,18 @@ class Storage(ABC):
         """Where a run writes the job's video (its name, or id, and ``suffix``) and poster."""
 
     @abstractmethod
+    def segment_slot(self, job: Job, index: int, suffix: str) -> OutputSlot:
+        """Where a run writes segment ``index`` of a split job (the poster: segment 0's
+        only); published, it is what ``segment_parts`` gives the join."""
+
+    @abstractmethod
+    def segment_parts(self, job: Job, count: int, suffix: str) -> AbstractContextManager[SegmentParts]:
+        """The ``count`` segments of a split job as files on this machine, for the join."""
+
+    @abstractmethod
+    def remove_segments(self, job_id: str) -> None: ...
+
+    @abstractmethod
     def output_file(self, job: Job, which: str) -> StoredFile | None:
         """A succeeded job's ``video`` or ``poster``, if it is there."""
 
@@ -171,6 +191,7 @@ class Storage(ABC):
     def remove_job_files(self, job_id: str) -> None:
         self.remove_upload(job_id)
         self.remove_output(job_id)
+        self.remove_segments(job_id)
 
     def private_places(self, job: Job) -> dict[str, str]:
         """Server places a library's message may name -> the words a client reads for

@@ -3,6 +3,7 @@
 DATA_DIR/inputs/         the input root folder jobs name folders in (read-only to us)
 DATA_DIR/uploads/<job>/  frames uploaded for one job, saved under names we choose
 DATA_DIR/outputs/<job>/  the video and poster.jpg
+DATA_DIR/segments/<job>/ a split job's segments (0.mp4, 1.mp4, ...) and poster.jpg
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from img2vid.storage.base import (
     InputFolder,
     JobFolder,
     OutputSlot,
+    SegmentParts,
     StopCheck,
     Storage,
     StoredFile,
@@ -73,12 +75,13 @@ class LocalStorage(Storage):
         self.inputs = self.root / "inputs"
         self.uploads = self.root / "uploads"
         self.outputs = self.root / "outputs"
+        self.segments = self.root / "segments"
 
     def describe(self) -> str:
         return "the data volume"
 
     def ensure(self) -> None:
-        for d in (self.uploads, self.outputs):
+        for d in (self.uploads, self.outputs, self.segments):
             d.mkdir(parents=True, exist_ok=True)
         # The input root may be a read-only bind mount; create it only where we can.
         if not self.inputs.exists():
@@ -172,6 +175,18 @@ class LocalStorage(Storage):
         out = self.output_dir(job.id)
         return LocalSlot(out / f"{job.spec.name or job.id}{suffix}", out / POSTER)
 
+    def segment_slot(self, job: Job, index: int, suffix: str) -> OutputSlot:
+        folder = self.segments / job.id
+        return LocalSlot(folder / f"{index}{suffix}", folder / POSTER)
+
+    @contextlib.contextmanager
+    def segment_parts(self, job: Job, count: int, suffix: str) -> Iterator[SegmentParts]:
+        folder = self.segments / job.id
+        yield SegmentParts([folder / f"{i}{suffix}" for i in range(count)], folder / POSTER)
+
+    def remove_segments(self, job_id: str) -> None:
+        shutil.rmtree(self.segments / job_id, ignore_errors=True)
+
     def output_file(self, job: Job, which: str) -> StoredFile | None:
         assert job.result is not None
         path = self.output_dir(job.id) / (job.result.video if which == "video" else POSTER)
@@ -193,7 +208,11 @@ class LocalStorage(Storage):
         elif job.spec.source is not None:
             with contextlib.suppress(BadSourceError):
                 spots.append((self.resolve_input(job.spec.source.dir), job.spec.source.dir))
-        spots += [(self.output_dir(job.id), "the job's output folder"), (self.root, "the data volume")]
+        spots += [
+            (self.output_dir(job.id), "the job's output folder"),
+            (self.segments / job.id, "the job's segments folder"),
+            (self.root, "the data volume"),
+        ]
         places = {}
         for place, words in spots:  # the deepest first: an output folder is inside the volume
             for form in (str(place), str(place.resolve())):

@@ -5,11 +5,13 @@ inputs/<dir>/<frame>       frames of folder jobs (put there by whoever has them)
 uploads/<job>/<saved>      uploaded frames, names.json beside them
 outputs/<job>/<video>      the video (a multipart upload sent as it is written: no object until whole)
 outputs/<job>/poster.jpg
+segments/<job>/<i><suffix> a split job's segments until joined; poster.jpg (the first's)
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import fnmatch
 import json
 import os
@@ -39,6 +41,7 @@ from img2vid.storage.base import (
     InputFolder,
     JobFolder,
     OutputSlot,
+    SegmentParts,
     StopCheck,
     Storage,
     StoredFile,
@@ -118,20 +121,20 @@ class ObjectSlot(OutputSlot):
     part by part (s3upload.py); publish() puts the poster, sends the rest of the video,
     completes its upload and checks the size the store holds."""
 
-    def __init__(self, store: S3Storage, job: Job, suffix: str) -> None:
+    def __init__(self, store: S3Storage, job: Job, name: str, suffix: str, area: str = "outputs") -> None:
         self.store = store
         _sweep_dead_scratch()
-        self.scratch = Path(tempfile.mkdtemp(prefix=f"{_SCRATCH}{job.id}-{os.getpid()}-"))
-        name = f"{job.spec.name or job.id}{suffix}"
+        self.scratch = _scratch(job.id)
         self.video, self.poster = self.scratch / name, self.scratch / POSTER
-        self.video_key = store.output_key(job.id, name)
-        self.poster_key = store.output_key(job.id, POSTER)
+        self.video_key = store._key(area, job.id, name)
+        self.poster_key = store._key(area, job.id, POSTER)
         self.upload = GrowingUpload(store.client, store.bucket, self.video_key, self.scratch, suffix, store.patience)
 
     def publish(self, stop: StopCheck | None = None) -> None:
         s = self.store
-        poster = self.poster.read_bytes()
-        s.patience.call(lambda: s.client.put_object(Bucket=s.bucket, Key=self.poster_key, Body=poster), stop=stop)
+        if self.poster.exists():  # a split job's later segments have none
+            poster = self.poster.read_bytes()
+            s.patience.call(lambda: s.client.put_object(Bucket=s.bucket, Key=self.poster_key, Body=poster), stop=stop)
         self.upload.finish(self.video, stop=stop)
         held = s.patience.call(lambda: s.client.head_object(Bucket=s.bucket, Key=self.video_key), stop=stop)
         if int(held["ContentLength"]) != self.video.stat().st_size:
@@ -325,7 +328,26 @@ class S3Storage(Storage):
         return found
 
     def output_slot(self, job: Job, suffix: str) -> OutputSlot:
-        return ObjectSlot(self, job, suffix)
+        return ObjectSlot(self, job, f"{job.spec.name or job.id}{suffix}", suffix)
+
+    def segment_slot(self, job: Job, index: int, suffix: str) -> OutputSlot:
+        return ObjectSlot(self, job, f"{index}{suffix}", suffix, area="segments")
+
+    @contextlib.contextmanager
+    def segment_parts(self, job: Job, count: int, suffix: str) -> Iterator[SegmentParts]:
+        """Each segment fetched into a scratch folder (the join reads them in turn)."""
+        scratch = _scratch(job.id)
+        try:
+            names = [f"{i}{suffix}" for i in range(count)] + [POSTER]
+            for name in names:
+                key = self._key("segments", job.id, name)
+                self._call(lambda k=key, n=name: self.client.download_file(self.bucket, k, str(scratch / n)))
+            yield SegmentParts([scratch / n for n in names[:-1]], scratch / POSTER)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def remove_segments(self, job_id: str) -> None:
+        self._delete_under(self._key("segments", job_id) + "/")
 
     def output_file(self, job: Job, which: str) -> StoredFile | None:
         assert job.result is not None
@@ -374,6 +396,10 @@ class S3Storage(Storage):
 
     def remove_folder(self, folder: JobFolder) -> None:
         self._delete_under(self._key(folder.area, folder.job_id) + "/")
+
+
+def _scratch(job_id: str) -> Path:
+    return Path(tempfile.mkdtemp(prefix=f"{_SCRATCH}{job_id}-{os.getpid()}-"))
 
 
 def _sweep_dead_scratch() -> None:
