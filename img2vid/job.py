@@ -203,6 +203,13 @@ class Progress(BaseModel):
     percent: float
 
 
+class Segments(BaseModel):
+    """A split job's segments: each encoded by any free worker, then joined."""
+
+    total: int
+    done: int
+
+
 class ErrorBody(_Compact):
     code: str
     message: str
@@ -246,6 +253,7 @@ class Job(BaseModel):
     )
     queue_position: int | None = Field(None, description="jobs ahead of this one while queued (0: next)")
     eta_seconds: float | None = None
+    segments: Segments | None = Field(None, description="a job split across workers: its segments, and those done")
     result: Result | None = None
     error: ErrorBody | None = None
     # The store's and the worker's own, never shown.

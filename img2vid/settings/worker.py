@@ -32,6 +32,10 @@ class WorkerSettings(Settings):
     # A job folder (uploads/ or outputs/) that no job record owns is removed once it has
     # not changed for this long: an upload being saved touches its folder every file.
     orphan_seconds: int = Field(3_600, ge=0)
+    # A job of more frames than this is cut into segments of about this many, which any
+    # free workers encode at once and one then joins; 0: never split. About 500: the
+    # join and each segment's start cost well under a second, a segment at 1080p tens.
+    split_frames: int = Field(500, ge=0)
     # Jobs one worker runs at once. One, so that `--scale worker=N` means N jobs at once,
     # each with every core's decode thread; `celery worker --concurrency` overrides it.
     worker_concurrency: int = Field(1, ge=1)

@@ -1,7 +1,7 @@
 """A job's record in Redis: one hash, made from the Job model and read back into it.
 
 The scripts (scripts.py) add the fields of a run beside these (lease, lease_until,
-cancel, deaths); they stay in the store. A record written by an older version may hold
+cancel, deaths, a split job's segments); they stay in the store. A record written by an older version may hold
 fields no longer read (``source``), which are ignored.
 """
 
@@ -63,6 +63,9 @@ def from_hash(h: dict[str, str]) -> Job:
             "owner": h.get("owner") or None,
             "worker": h.get("worker") or None,
             "pid": int(h["pid"]) if h.get("pid") else None,
+            "segments": (
+                {"total": int(h["segments"]), "done": int(h.get("segments_done") or 0)} if h.get("segments") else None
+            ),
         }
     )
 

@@ -8,23 +8,24 @@ from __future__ import annotations
 import json
 
 from img2vid.job import FINISHED, ErrorBody, Job, Result
-from img2vid.store.jobs import JobsMixin
 from img2vid.store.metrics import observation_args
 from img2vid.store.records import outcome_json
+from img2vid.store.segments import SegmentsMixin
 
 
-class RunsMixin(JobsMixin):
+class RunsMixin(SegmentsMixin):
     def start(self, job_id: str, token: str, worker: str, pid: int, lease_seconds: float) -> Job | None:
         """Move a queued job to running under a lease held by run ``token``; None when
         it is not queued (finished, cancelled, gone, or running elsewhere)."""
         ok = self._run("start", job_id, job_id, token, worker, pid, lease_seconds)
         return self.get(job_id) if ok == 1 else None
 
-    def renew(self, job_id: str, token: str, lease_seconds: float) -> bool:
-        return self._run("renew", job_id, token, lease_seconds) == 1
+    def renew(self, job_id: str, token: str, lease_seconds: float, unit: str = "") -> bool:
+        """Renew run ``token``'s lease of the job, or of one of its units (``Unit.lease``)."""
+        return self._run("renew", job_id, token, lease_seconds, unit) == 1
 
-    def progress(self, job_id: str, done: int, total: int, token: str) -> None:
-        self._run("progress", job_id, done, total, token)
+    def progress(self, job_id: str, done: int, total: int, token: str, unit: str = "") -> None:
+        self._run("progress", job_id, done, total, token, unit)
 
     def finish(
         self,
@@ -44,29 +45,29 @@ class RunsMixin(JobsMixin):
         ok = self._run("finish", job_id, job_id, state, outcome_json(result), outcome_json(error), token, *observed)
         return ok == 1
 
-    def hand_back(self, job_id: str, token: str) -> bool:
-        """A stopping worker gives its running job back to the queue."""
-        return self._run("hand_back", job_id, job_id, token) == 1
+    def hand_back(self, job_id: str, token: str, unit: str = "") -> bool:
+        """A stopping worker gives its running job (or a split job's unit) back."""
+        return self._run("hand_back", job_id, job_id, token, unit) == 1
 
-    def reap(self, job_id: str, max_deaths: int) -> str:
-        """Requeue (or fail, or finish cancelling) a running job whose lease has ended:
-        'requeued', 'failed', 'cancelled', or '' when its lease still holds."""
-        return self._run("reap", job_id, job_id, max_deaths)
-
-    def running_ids(self) -> list[str]:
-        return self._redis.zrange(self._keys.state("running"), 0, -1)
+    def reap(self, job_id: str, max_deaths: int) -> tuple[str, int]:
+        """Requeue (or fail, or finish cancelling) a running job whose lease has ended,
+        or the units of a split job whose leases have: ('requeued', messages to send),
+        ('failed', 0), ('cancelled', 0), or ('', 0) when every lease still holds."""
+        outcome, _, units = self._run("reap", job_id, job_id, max_deaths).partition(":")
+        return outcome, (int(units or 1) if outcome == "requeued" else 0)
 
     def runs(self, job_id: str) -> list[dict]:
         """Every run's start and end, as the scripts logged them."""
         return [json.loads(e) for e in self._redis.lrange(self._keys.runs(job_id), 0, -1)]
 
-    def run_flags(self, job_id: str, worker: str) -> tuple[bool, bool]:
-        """(cancel requested, this worker is stopping), in one round trip."""
+    def run_flags(self, job_id: str, worker: str) -> tuple[bool, bool, bool]:
+        """(cancel requested, this worker is stopping, the job has an outcome already),
+        in one round trip: a split job's other units learn of its end this way."""
         pipe = self._redis.pipeline(transaction=False)
-        pipe.hget(self._keys.job(job_id), "cancel")
+        pipe.hmget(self._keys.job(job_id), "cancel", "state")
         pipe.exists(self._keys.draining(worker))
-        cancel, draining = pipe.execute()
-        return cancel == "1", bool(draining)
+        (cancel, state), draining = pipe.execute()
+        return cancel == "1", bool(draining), state in FINISHED or state is None
 
     def cancel(self, job_id: str) -> str | None:
         """Cancel: a queued job is cancelled at once, a running one is asked to stop.
@@ -79,4 +80,8 @@ class RunsMixin(JobsMixin):
                 self.finish(
                     job_id, "cancelled", error=ErrorBody(code="cancelled", message="cancelled before it started")
                 )
+            elif state == "idle":  # a split job none of whose units runs: nothing to ask
+                message = "cancelled while its segments waited for a worker"
+                self.finish(job_id, "cancelled", error=ErrorBody(code="cancelled", message=message))
+                return "running"
             return state
