@@ -24,8 +24,8 @@ def reap(store: JobStore, max_deaths: int, send: Callable[[str], None]) -> dict[
     leave such a message unacknowledged until its visibility timeout, an hour."""
     outcomes = {}
     for job_id in store.running_ids():
-        outcome = store.reap(job_id, max_deaths)
-        if outcome == "requeued":
+        outcome, messages = store.reap(job_id, max_deaths)
+        for _ in range(messages):  # a split job's segments come back each alone
             send(job_id)
         if outcome:
             outcomes[job_id] = outcome
@@ -43,7 +43,7 @@ def reap(store: JobStore, max_deaths: int, send: Callable[[str], None]) -> dict[
 def resend_lost(store: JobStore, queue: str, older_than: float, send: Callable[[str], None]) -> list[str]:
     """Send again the jobs whose message never arrived (``store.lost_queued``). A
     duplicate, should there be one, does nothing."""
-    lost = store.lost_queued(queue, older_than)
+    lost = store.lost_queued(queue, older_than) + store.idle_splits(queue)
     for job_id in lost:
         logs.event(
             log,

@@ -234,7 +234,7 @@ def test_requeues_are_counted_once_and_a_refused_finish_not_at_all(service):
         # when a stopping worker hands one back, and the other's worker vanishes (its lease ends)
         assert store.start(a, "run-a", "w1", 1, 60) and store.hand_back(a, "run-a")
         assert store.start(b, "run-b", "w2", 2, 0.05)
-        wait_until(lambda: store.reap(b, max_deaths=3) == "requeued", 5, "the lease to end")
+        wait_until(lambda: store.reap(b, max_deaths=3)[0] == "requeued", 5, "the lease to end")
         # and a finish by a run that does not hold the lease is refused
         assert store.start(a, "run-a2", "w1", 1, 60)
         assert not store.finish(a, "failed", token="someone-else")
