@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint format install bench-encode bench-stages bench-queue bench-storage chaos clean
+.PHONY: test lint format install bench-encode bench-stages bench-queue bench-storage bench-split chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ bench-queue: $(STAMP)
 # One 1080p folder job through the data volume and through SeaweedFS (S3), interleaved rounds
 bench-storage: $(STAMP)
 	$(PY) -m bench.storage $(ARGS)
+
+# One 1,500-frame 1080p job on pinned workers: whole on one core, split across two (and four on two)
+bench-split: $(STAMP)
+	$(PY) -m bench.split $(ARGS)
 
 # Workers killed every 5 s while 50 real-sized jobs run; e.g. make chaos ARGS='--seed 7'
 chaos: $(STAMP)
