@@ -113,7 +113,10 @@ def cancel_job(job_id: str):
         logs.event(log, "job_cancelled", f"job {job_id} cancelled before it started", job_id=job_id)
     else:
         logs.event(log, "job_cancel_requested", f"job {job_id} asked to stop", job_id=job_id)
-    return job_response(visible_job(job_id, with_eta=True), 202)
+    job = visible_job(job_id, with_eta=True)
+    if job.segments is not None and job.finished:  # cancelled while no segment ran: no run removes them
+        svc.storage.remove_segments(job_id)
+    return job_response(job, 202)
 
 
 def retry_job(job_id: str):

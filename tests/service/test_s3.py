@@ -108,6 +108,8 @@ def s3(tmp_path_factory):
                 "IMG2VID_LEASE_SECONDS": str(LEASE),
                 "IMG2VID_HEARTBEAT_SECONDS": "0.5",
                 "IMG2VID_MAX_REQUEST_BYTES": str(64 * 1024 * 1024),
+                # Over the other tests' jobs: only the split test's is split.
+                "IMG2VID_SPLIT_FRAMES": str(SPLIT),
             }
         )
         # Each process a DATA_DIR of its own: nothing of a job's may be found in one.
@@ -122,10 +124,14 @@ def s3(tmp_path_factory):
         yield svc
         for name in ("w1", "w2", "web"):  # then no job file was ever on a process's disk
             assert not (root / name / "uploads").exists() or not any((root / name / "uploads").iterdir())
-            assert not (root / name / "outputs").exists() or not any((root / name / "outputs").iterdir())
+            for area in ("outputs", "segments"):
+                assert not (root / name / area).exists() or not any((root / name / area).iterdir())
     finally:
         stack.stop()
         forget_keys(redis.Redis.from_url(TEST_REDIS), prefix)
+
+
+SPLIT = 100  # frames per segment: more than any other test's job
 
 
 # --- the job flow ----------------------------------------------------------------------
@@ -236,6 +242,25 @@ def _play_job_page(browser, url: str, job_id: str) -> tuple[float, list[str]]:
         return page.locator("#player video").evaluate("v => v.duration"), seen
     finally:
         context.close()
+
+
+def test_a_split_job_keeps_its_segments_in_the_bucket_until_joined(s3):
+    # given a folder of 2.5 segments' frames in the bucket
+    rel = f"split-{uuid.uuid4().hex[:8]}"
+    for i in range(SPLIT * 5 // 2):
+        s3.bucket.put(f"inputs/{rel}/f{i:04d}.jpg", jpeg_bytes(i % 250, size=(64, 48)))
+    status, _, job = s3.request("POST", "/api/v1/jobs", {"source": {"dir": rel}, "codec": "h264"})
+    assert status == 202, job
+    # when the two workers encode its segments and one joins them
+    done = s3.wait_state(job["id"], "succeeded", "failed", timeout=90)
+    # then the whole video is in the bucket, the segments are not, and it plays all frames
+    assert done["state"] == "succeeded" and done["segments"] == {"total": 3, "done": 3}, done
+    assert s3.bucket.keys(f"segments/{job['id']}/") == []
+    assert sorted(k.rsplit("/", 1)[1] for k in s3.bucket.keys(f"outputs/{job['id']}/")) == [
+        f"{job['id']}.mp4",
+        "poster.jpg",
+    ]
+    assert len(read_back(_saved(s3.video(done), ".mp4"))) == SPLIT * 5 // 2
 
 
 def test_cancel_mid_job_leaves_no_video_in_the_bucket(s3):

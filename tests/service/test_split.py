@@ -100,7 +100,7 @@ def test_a_split_lossless_job_decodes_to_the_same_frames_as_one_unsplit_encode(c
 
 
 @needs_ffprobe
-@pytest.mark.parametrize("codec,suffix", [("mp4v", ".mp4"), ("h264", ".mp4"), ("vp9", ".webm"), ("mjpg", ".avi")])
+@pytest.mark.parametrize("codec,suffix", [("mp4v", ".mp4"), ("h264", ".mp4"), ("vp8", ".webm"), ("vp9", ".webm"), ("mjpg", ".avi")])
 def test_a_split_job_plays_on_at_one_frame_per_tick(cluster, codec, suffix):
     # given 50 frames at 25 fps: three segments
     job_id = submit(cluster, frames_folder(cluster, 50, ".jpg"), codec=codec, fps=25)
