@@ -18,13 +18,13 @@ import av
 import psutil
 import pytest
 import redis
+from test_faults import Cluster, start_system
 
 from img2vid.engine import encode
 from img2vid.engine.options import EncodeOptions
 from img2vid.testing import Stack, wait_until
 
 from servicetools import TEST_REDIS, forget_keys, heavy_folder, pictures_in
-from test_faults import Cluster, start_system
 from videotools import needs_ffprobe, probe_stream
 
 SPLIT = 20  # frames per segment in these tests
@@ -100,7 +100,9 @@ def test_a_split_lossless_job_decodes_to_the_same_frames_as_one_unsplit_encode(c
 
 
 @needs_ffprobe
-@pytest.mark.parametrize("codec,suffix", [("mp4v", ".mp4"), ("h264", ".mp4"), ("vp8", ".webm"), ("vp9", ".webm"), ("mjpg", ".avi")])
+@pytest.mark.parametrize(
+    "codec,suffix", [("mp4v", ".mp4"), ("h264", ".mp4"), ("vp8", ".webm"), ("vp9", ".webm"), ("mjpg", ".avi")]
+)
 def test_a_split_job_plays_on_at_one_frame_per_tick(cluster, codec, suffix):
     # given 50 frames at 25 fps: three segments
     job_id = submit(cluster, frames_folder(cluster, 50, ".jpg"), codec=codec, fps=25)
