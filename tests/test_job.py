@@ -16,6 +16,7 @@ API_KEYS = {
     "progress",
     "queue_position",
     "eta_seconds",
+    "segments",
     "created_at",
     "started_at",
     "finished_at",

@@ -25,7 +25,7 @@ from img2vid.engine.sources import FrameList
 from img2vid.engine.split import can_split, plan, segment, video_size
 from img2vid.errors import BadSourceError, CancelledError, Img2VidError
 from img2vid.job import Job, Result
-from img2vid.store.segments import Unit
+from img2vid.store import Unit
 from worker import outcomes
 from worker.lease import Run
 from worker.runtime import Runtime

@@ -126,8 +126,8 @@ class ObjectSlot(OutputSlot):
         _sweep_dead_scratch()
         self.scratch = _scratch(job.id)
         self.video, self.poster = self.scratch / name, self.scratch / POSTER
-        self.video_key = store._key(area, job.id, name)
-        self.poster_key = store._key(area, job.id, POSTER)
+        self.video_key = store.job_key(area, job.id, name)
+        self.poster_key = store.job_key(area, job.id, POSTER)
         self.upload = GrowingUpload(store.client, store.bucket, self.video_key, self.scratch, suffix, store.patience)
 
     def publish(self, stop: StopCheck | None = None) -> None:
@@ -189,8 +189,9 @@ class S3Storage(Storage):
     def _key(self, *parts: str) -> str:
         return self.prefix + "/".join(parts)
 
-    def output_key(self, job_id: str, name: str) -> str:
-        return self._key("outputs", job_id, name)
+    def job_key(self, area: str, job_id: str, name: str) -> str:
+        """The key of a job's file ``name`` in ``area`` (outputs, segments)."""
+        return self._key(area, job_id, name)
 
     def _pages(self, prefix: str, stop: StopCheck | None = None, **kw) -> Iterator[dict]:
         """Every page of the listing under ``prefix`` (1,000 keys each), each request
@@ -351,7 +352,7 @@ class S3Storage(Storage):
 
     def output_file(self, job: Job, which: str) -> StoredFile | None:
         assert job.result is not None
-        key = self.output_key(job.id, job.result.video if which == "video" else POSTER)
+        key = self.job_key("outputs", job.id, job.result.video if which == "video" else POSTER)
 
         def head() -> dict | None:
             try:

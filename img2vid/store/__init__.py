@@ -4,6 +4,7 @@ and the one Celery task sender web and worker share. The only code that knows a 
 
 from img2vid.store.jobstore import JobStore, new_job_id
 from img2vid.store.metrics import Histogram, Snapshot
+from img2vid.store.segments import Unit
 from img2vid.store.sender import ENCODE_TASK, TaskQueue, make_celery
 from img2vid.store.workers import WORKER_ALIVE_SECONDS
 
@@ -14,6 +15,7 @@ __all__ = [
     "JobStore",
     "Snapshot",
     "TaskQueue",
+    "Unit",
     "make_celery",
     "new_job_id",
 ]
