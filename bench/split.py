@@ -4,9 +4,8 @@ split across two.
 Three private systems run side by side, each with its own Redis (a free port), its own
 key prefix and queue, gunicorn, and its own temporary DATA_DIR with the frames
 hard-linked into DATA_DIR/inputs/<dir>/. Every worker is a Celery worker of
-concurrency 1 started under ``taskset -c <core>`` (the same argv and environment as
-img2vid.testing.Stack's workers, with the taskset prefix), so that it and its pool
-child run on that one core:
+concurrency 1 started under ``taskset -c <core>`` (Stack.start_worker(cpus=...)), so
+that it and its pool child run on that one core:
 
 - unsplit-1: one worker on core 0, IMG2VID_SPLIT_FRAMES=0 (never split);
 - split-2: two workers, one on core 0 and one on core 1, IMG2VID_SPLIT_FRAMES=--split
@@ -32,9 +31,6 @@ frames in its result, and the join's share of the wall: finished_at less the mom
 over the wall time, so within one poll (20 ms) of the join's own time. Figures are
 medians of the rounds. The goal: split-2's wall at most 0.60x unsplit-1's, and every
 result holding all the frames.
-
-Until the worker splits jobs, IMG2VID_SPLIT_FRAMES is ignored: every job runs whole,
-segments show "-" and the ratios come out about 1 (or worse, the second core idle).
 
 Frames: bench.encode's generated 1920x1080 JPEGs (kept in bench/.frames-*).
 

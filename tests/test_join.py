@@ -62,3 +62,12 @@ def test_segments_of_another_size_are_refused_and_nothing_is_left(tmp_path):
     with pytest.raises(VerifyFailedError, match="segment 2"):
         join(first + other, out, "mp4v", 12, poster_from=first[0].with_name("0.poster.jpg"))
     assert not out.exists() and not list(tmp_path.glob(".whole*"))
+
+
+def test_a_segment_that_is_not_a_video_fails_the_join_clearly(tmp_path):
+    parts = encode_segments(tmp_path, frames(tmp_path / "in", 20), "mp4v", 10)
+    parts[1].write_bytes(b"not a video at all")
+    out = tmp_path / "whole.mp4"
+    with pytest.raises(VerifyFailedError, match="could not be joined"):
+        join(parts, out, "mp4v", 12, poster_from=parts[0].with_name("0.poster.jpg"))
+    assert not out.exists()

@@ -54,8 +54,11 @@ def join(
     files = OutputFiles(output, poster, overwrite=overwrite)
     files.check()
     try:
-        counts, size = _copy(parts, files.tmp_video, codec, fps, should_cancel)
-        _verify(files.tmp_video, counts, size, fps)
+        try:
+            counts, size = _copy(parts, files.tmp_video, codec, fps, should_cancel)
+            _verify(files.tmp_video, counts, size, fps)
+        except (av.error.FFmpegError, IndexError) as exc:  # a segment unreadable, or not a video
+            raise VerifyFailedError(f"the segments could not be joined: {exc}") from None
         shutil.copyfile(poster_from, files.tmp_poster)
         files.place()
     finally:
