@@ -173,6 +173,13 @@ def test_cancel_stops_every_segment_within_two_seconds(cluster):
     job_id = submit(cluster, heavy_folder(cluster, 4 * SPLIT), codec="h264")
     wait_until(lambda: len(running_segments(cluster, job_id)) == 2, 60, "two segments to run")
     pids = list(running_segments(cluster, job_id).values())
+    # (its progress is the whole job's: both segments' frames summed, with an ETA)
+    seen = wait_until(
+        lambda: (j := cluster.get_job(job_id))["progress"]["frames_done"] > 2 and j["eta_seconds"] is not None and j,
+        30,
+        "progress and an ETA",
+    )
+    assert seen["progress"]["frames_total"] == 4 * SPLIT and seen["segments"] == {"total": 4, "done": 0}
     # when it is cancelled
     status, _, _ = cluster.request("POST", f"/api/v1/jobs/{job_id}/cancel")
     assert status == 202
