@@ -59,6 +59,7 @@ def job(store: JobStore, volume: LocalStorage, state: str, *, age: float = 0) ->
         backdate_finish(store, job_id, age)
     folder(volume.upload_dir(job_id), age)
     folder(volume.output_dir(job_id), age)
+    folder(volume.segments / job_id, age)  # as a split job that died left them
     return job_id
 
 
@@ -78,6 +79,7 @@ def test_one_sweep_removes_exactly_what_expired(store, tmp_path):
     never_queued = folder(volume.upload_dir(new_job_id()), 2 * HOUR)
     uploading = folder(volume.upload_dir(new_job_id()), 0)
     orphan_output = folder(volume.output_dir(new_job_id()), 2 * HOUR)
+    orphan_segments = folder(volume.segments / new_job_id(), 2 * HOUR)
     stray = volume.uploads / "notes.txt"
     stray.write_text("not a job")
     os.utime(stray, (time.time() - 30 * DAY,) * 2)
@@ -94,9 +96,10 @@ def test_one_sweep_removes_exactly_what_expired(store, tmp_path):
         for job_id in expired.values():
             assert store.get(job_id) is None and keys_holding(store, job_id) == []
             assert not volume.upload_dir(job_id).exists() and not volume.output_dir(job_id).exists()
+            assert not (volume.segments / job_id).exists()
         # and so are the folders no job owns that are older than the grace
-        assert report.orphans == {"uploads": 1, "outputs": 1}
-        assert not never_queued.exists() and not orphan_output.exists()
+        assert report.orphans == {"uploads": 1, "outputs": 1, "segments": 1}
+        assert not never_queued.exists() and not orphan_output.exists() and not orphan_segments.exists()
         # and everything else is as it was
         assert store.get(fresh).state == "succeeded"
         assert store.get(old_queued).state == "queued" and store.get(old_running).state == "running"
