@@ -210,3 +210,21 @@ def test_a_small_job_behind_a_long_split_one_starts_within_one_segment(cluster):
     waited = cluster.store.get(small).started_at - submitted
     assert waited <= segment_seconds + 0.5, (waited, segment_seconds)
     assert done["finished_at"] < cluster.wait_state(big, "succeeded", timeout=90)["finished_at"]
+
+
+def test_a_join_that_keeps_failing_is_retried_then_fails_the_job_publishing_nothing(cluster):
+    # given a three-segment job whose first segment is spoiled once stored (a disk error)
+    job_id = submit(cluster, heavy_folder(cluster, 3 * SPLIT), codec="h264")
+    wait_until(lambda: cluster.get_job(job_id)["segments"]["done"] >= 1, 60, "a segment to be done")
+    segments = cluster.data / "segments" / job_id
+    done = next(p for p in sorted(segments.glob("*.mp4")) if not p.name.startswith("."))
+    done.write_bytes(b"no longer a video")
+    # when the others are done and the join runs
+    job = cluster.wait_state(job_id, "succeeded", "failed", timeout=90)
+    # then it was tried three times, the job failed saying why, and no video is published
+    assert job["state"] == "failed" and job["error"]["code"] == "verify_failed", job
+    assert "could not be joined" in job["error"]["message"] and str(cluster.data) not in job["error"]["message"]
+    lines = "".join(p.read_text() for p in cluster.stack.log_dir.glob("w*.log")).splitlines()
+    assert len([line for line in lines if "join_retried" in line and job_id in line]) == 2
+    assert not list((cluster.data / "outputs").glob(f"{job_id}/*.mp4"))
+    wait_until(lambda: not segments.exists(), 10, "the segments to be removed")
