@@ -228,3 +228,28 @@ def test_a_join_that_keeps_failing_is_retried_then_fails_the_job_publishing_noth
     assert len([line for line in lines if "join_retried" in line and job_id in line]) == 2
     assert not list((cluster.data / "outputs").glob(f"{job_id}/*.mp4"))
     wait_until(lambda: not segments.exists(), 10, "the segments to be removed")
+
+
+def test_a_stopping_worker_hands_its_segment_back_and_the_job_succeeds(cluster):
+    # given a heavy three-segment job running on both workers
+    job_id = submit(cluster, heavy_folder(cluster, 3 * SPLIT), codec="h264")
+    wait_until(lambda: len(running_segments(cluster, job_id)) == 2, 60, "two segments to run")
+    start = next(
+        e
+        for e in sorted(cluster.store.runs(job_id), key=lambda e: e["t"])
+        if e["ev"] == "start"
+        and e.get("segment") not in (None, "join")
+        and e["segment"] in running_segments(cluster, job_id)
+    )
+    proc = next(p for p in cluster.stack.procs if p.name == start["worker"].split("@")[0] and p.alive)
+    # when that worker is asked to stop, as docker stop does (SIGTERM to its main process only)
+    os.kill(proc.popen.pid, signal.SIGTERM)
+    proc.popen.wait(timeout=10)
+    cluster.stack.start_worker(proc.name)  # (and back, for the tests after this one)
+    job = cluster.wait_state(job_id, "succeeded", "failed", timeout=90)
+    # then its segment was handed back and run again, and the job is whole
+    assert job["state"] == "succeeded", job
+    ends = [e for e in cluster.store.runs(job_id) if e["ev"] == "end" and e.get("segment") == start["segment"]]
+    assert "handed_back" in [e["outcome"] for e in ends], ends
+    assert len(segment_runs(cluster, job_id)[start["segment"]]) == 2
+    assert job["result"]["frames"] == 3 * SPLIT
