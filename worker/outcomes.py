@@ -15,7 +15,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from img2vid import logs
 from img2vid.errors import CancelledError, Img2VidError, TimeLimitError
-from img2vid.job import ErrorBody, Job
+from img2vid.job import ErrorBody, Job, Result
 from worker.lease import Run
 from worker.runtime import Runtime, runtime
 
@@ -48,6 +48,32 @@ def ended_by(rt: Runtime, job: Job, run: Run, exc: BaseException) -> str:
     message = f"the encoder failed unexpectedly; the worker's log has the details (job {job.id})"
     finish(job.id, "failed", run, error=ErrorBody(code="internal_error", message=message))
     return "failed"
+
+
+def succeeded(rt: Runtime, job: Job, run: Run, result: Result, seconds: float, **fields) -> bool:
+    """Record ``result`` (made in ``seconds``) as the job's, fold its rate into the ETAs'
+    average, and log it with ``fields``; False when the lease is no longer this run's."""
+    rate = result.frames / seconds if seconds > 0 else 0.0
+    recorded = finish(job.id, "succeeded", run, result=result, timing=(seconds, rate))
+    best_effort(rt.store.record_rate, rate)
+    if recorded:
+        logs.event(
+            log,
+            "job_succeeded",
+            f"job {job.id} succeeded: {result.frames} frames in {seconds:.2f} s "
+            f"({rate:.1f} frames/s), {result.bytes} bytes",
+            worker=run.worker,
+            frames=result.frames,
+            seconds=round(seconds, 3),
+            fps=round(rate, 1),
+            bytes=result.bytes,
+            codec=result.codec,
+            width=result.width,
+            height=result.height,
+            video=result.video,
+            **fields,
+        )
+    return recorded
 
 
 def stopped(rt: Runtime, job: Job, run: Run, exc: CancelledError) -> str:

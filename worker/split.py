@@ -63,23 +63,24 @@ def split_and_run(rt: Runtime, job: Job, run: Run, found: FrameList, spans: list
 
 
 def run_unit(rt: Runtime, unit: Unit, run: Run) -> str:
+    if unit.kind == "join":
+        logs.event(log, "join_started", f"job {unit.job.id}: join started on {run.worker}", worker=run.worker)
+        return _join(rt, unit.job, run)
     logs.event(
         log,
-        "segment_started" if unit.kind == "segment" else "join_started",
-        f"job {unit.job.id}: {'segment ' + str(unit.index + 1) if unit.kind == 'segment' else 'join'} "
-        f"started on {run.worker}",
-        segment=unit.index + 1 if unit.kind == "segment" else None,
+        "segment_started",
+        f"job {unit.job.id}: segment {unit.index + 1} started on {run.worker}",
+        segment=unit.index + 1,
         worker=run.worker,
     )
-    if unit.kind == "join":
-        return _join(rt, unit.job, run)
     return _segment(rt, unit.job, run, unit, None)
 
 
 def _segment(rt: Runtime, job: Job, run: Run, unit: Unit, found: FrameList | None) -> str:
     spec, codec = job.spec, CODECS[job.spec.codec]
     try:
-        found = found or rt.storage.frames_of(job, stop=run.should_stop)
+        if found is None:
+            found = rt.storage.frames_of(job, stop=run.should_stop)
         if len(found.frames) != job.frames_total:
             raise BadSourceError(
                 f"the frames changed while the job ran: {len(found.frames)} now, {job.frames_total} when it was split"
@@ -172,11 +173,10 @@ def _join(rt: Runtime, job: Job, run: Run) -> str:
         duration_seconds=round(joined.frames / spec.fps, 3),
         bad_frames=job.frames_total - joined.frames,
     )
-    recorded = outcomes.finish(job.id, "succeeded", run, result=result, timing=(seconds, joined.frames / seconds))
+    recorded = outcomes.succeeded(rt, job, run, result, seconds, segments=job.segments.total)
     with contextlib.suppress(Img2VidError):  # left for retention when the store is away
         rt.storage.remove_segments(job.id)
     if recorded:
-        outcomes.best_effort(rt.store.record_rate, joined.frames / seconds)
         logs.event(
             log,
             "job_joined",
@@ -184,20 +184,5 @@ def _join(rt: Runtime, job: Job, run: Run) -> str:
             seconds=round(now - started, 3),
             segments=job.segments.total,
             worker=run.worker,
-        )
-        logs.event(
-            log,
-            "job_succeeded",
-            f"job {job.id} succeeded: {joined.frames} frames in {seconds:.2f} s over "
-            f"{job.segments.total} segments, {joined.bytes} bytes",
-            worker=run.worker,
-            frames=joined.frames,
-            seconds=round(seconds, 3),
-            bytes=joined.bytes,
-            codec=spec.codec,
-            width=joined.width,
-            height=joined.height,
-            video=joined.video.name,
-            segments=job.segments.total,
         )
     return "succeeded"

@@ -11,7 +11,7 @@ from img2vid.engine import encode
 from img2vid.engine.codecs import CODECS
 from img2vid.engine.memory import give_back
 from img2vid.job import Job, Result
-from img2vid.store import ENCODE_TASK
+from img2vid.store import ENCODE_TASK, Unit
 from worker import outcomes, split
 from worker.lease import Run
 from worker.runtime import Runtime, runtime
@@ -29,8 +29,8 @@ def encode_job(self, job_id: str) -> str:
     with logs.job_context(job_id):
         job = rt.store.start(job_id, run.token, worker, os.getpid(), rt.settings.lease_seconds)
         # Not queued: it may be a split job with a segment (or its join) waiting.
-        unit = None if job is not None else rt.store.take(job_id, run.token, worker, os.getpid(), run.lease)
-        if job is None and unit is None:
+        unit = Unit("whole", job) if job else rt.store.take(job_id, run.token, worker, os.getpid(), run.lease)
+        if unit is None:
             logs.event(
                 log,
                 "job_message_skipped",
@@ -39,27 +39,21 @@ def encode_job(self, job_id: str) -> str:
                 worker=worker,
             )
             return "skipped"
-        if unit is not None:
-            run.unit = unit.lease
-            run.begin()
-            try:
-                return split.run_unit(rt, unit, run)
-            finally:
-                run.end()
-                give_back()
-        logs.event(
-            log,
-            "job_started",
-            f"job {job_id} started (attempt {job.attempts}) on {worker}",
-            attempt=job.attempts,
-            worker=worker,
-            frames=job.frames_total,
-            codec=job.spec.codec,
-            source="upload" if job.upload else "folder",
-        )
+        if unit.kind == "whole":
+            logs.event(
+                log,
+                "job_started",
+                f"job {job_id} started (attempt {unit.job.attempts}) on {worker}",
+                attempt=unit.job.attempts,
+                worker=worker,
+                frames=unit.job.frames_total,
+                codec=unit.job.spec.codec,
+                source="upload" if unit.job.upload else "folder",
+            )
+        run.unit = unit.lease
         run.begin()
         try:
-            return _encode(rt, job, run)
+            return _encode(rt, unit.job, run) if unit.kind == "whole" else split.run_unit(rt, unit, run)
         finally:
             run.end()
             give_back()  # what the job's threads freed, to the system
@@ -74,7 +68,7 @@ def _encode(rt: Runtime, job: Job, run: Run) -> str:
         if len(spans) > 1:
             return split.split_and_run(rt, job, run, frames, spans)
         with storage.output_slot(job, CODECS[spec.codec].suffix) as slot:
-            result = encode(
+            encoded = encode(
                 frames,
                 slot.video,
                 spec.encode_options(max_pixels=rt.settings.max_pixels, max_frame_bytes=rt.settings.max_frame_bytes),
@@ -89,38 +83,16 @@ def _encode(rt: Runtime, job: Job, run: Run) -> str:
     except BaseException as exc:
         return outcomes.ended_by(rt, job, run, exc)
 
-    recorded = outcomes.finish(
-        job.id,
-        "succeeded",
-        run,
-        result=Result(
-            video=result.video.name,
-            frames=result.frames,
-            width=result.width,
-            height=result.height,
-            fps=result.fps,
-            codec=result.codec,
-            bytes=result.bytes,
-            duration_seconds=round(result.duration_seconds, 3),
-            bad_frames=len(result.bad_frames),
-        ),
-        timing=(result.seconds, result.frames_per_second),
+    result = Result(
+        video=encoded.video.name,
+        frames=encoded.frames,
+        width=encoded.width,
+        height=encoded.height,
+        fps=encoded.fps,
+        codec=encoded.codec,
+        bytes=encoded.bytes,
+        duration_seconds=round(encoded.duration_seconds, 3),
+        bad_frames=len(encoded.bad_frames),
     )
-    outcomes.best_effort(rt.store.record_rate, result.frames_per_second)
-    if recorded:
-        logs.event(
-            log,
-            "job_succeeded",
-            f"job {job.id} succeeded: {result.frames} frames in {result.seconds:.2f} s "
-            f"({result.frames_per_second:.1f} frames/s), {result.bytes} bytes",
-            worker=run.worker,
-            frames=result.frames,
-            seconds=round(result.seconds, 3),
-            fps=round(result.frames_per_second, 1),
-            bytes=result.bytes,
-            codec=result.codec,
-            width=result.width,
-            height=result.height,
-            video=result.video.name,
-        )
+    outcomes.succeeded(rt, job, run, result, encoded.seconds)
     return "succeeded"
