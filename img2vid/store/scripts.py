@@ -192,23 +192,20 @@ local n = nsegments()
 if n > 0 then
   local back = 0
   local cancelled = redis.call('HGET', KEYS[1], 'cancel') == '1'
+  -- A unit's worker is lost: true when that was its last death allowed (the job failed).
   local function lost(unit, label, deaths_field)
     local token = redis.call('HGET', KEYS[1], lease_field(unit)) or ''
     log({ev='end', token=token, segment=label, t=t, outcome='worker_lost'})
     local deaths = redis.call('HINCRBY', KEYS[1], deaths_field, 1)
-    if cancelled then return 'cancelled' end
-    if deaths >= tonumber(ARGV[2]) then
-      local msg = 'the ' .. (unit == '' and 'join' or ('segment ' .. (tonumber(unit) + 1))) .. ' lost its worker '
-        .. deaths .. ' times (killed, or out of memory?); giving up'
-      finish(ARGV[1], 'running', 'failed', '', cjson.encode({code='worker_lost', message=msg}), '', '')
-      return 'failed'
-    end
-    return 'back'
+    if cancelled or deaths < tonumber(ARGV[2]) then return false end
+    local msg = 'the ' .. (unit == '' and 'join' or ('segment ' .. (tonumber(unit) + 1))) .. ' lost its worker '
+      .. deaths .. ' times (killed, or out of memory?); giving up'
+    finish(ARGV[1], 'running', 'failed', '', cjson.encode({code='worker_lost', message=msg}), '', '')
+    return true
   end
   if redis.call('HGET', KEYS[1], 'join') == 'running'
      and tonumber(redis.call('HGET', KEYS[1], 'lease_until') or '0') <= t then
-    local r = lost('', 'join', 'deaths')
-    if r == 'failed' then return r end
+    if lost('', 'join', 'deaths') then return 'failed' end
     redis.call('HSET', KEYS[1], 'join', 'queued')
     redis.call('HDEL', KEYS[1], 'lease', 'lease_until')
     back = back + 1
@@ -217,8 +214,7 @@ if n > 0 then
     local p = 'seg:' .. i
     local ends = tonumber(redis.call('HGET', KEYS[1], p .. ':until') or '0')
     if redis.call('HGET', KEYS[1], p) == 'running' and ends <= t then
-      local r = lost(tostring(i), i, p .. ':deaths')
-      if r == 'failed' then return r end
+      if lost(tostring(i), i, p .. ':deaths') then return 'failed' end
       requeue_segment(i)
       back = back + 1
     end
