@@ -15,7 +15,7 @@ from pathlib import Path
 
 import cv2
 
-from img2vid.engine.codecs import check_size, check_suffix, get_codec
+from img2vid.engine.codecs import Codec, check_size, check_suffix, get_codec
 from img2vid.engine.discovery import discover
 from img2vid.engine.images import is_jpeg_name, probe_bytes
 from img2vid.engine.options import EncodeOptions
@@ -228,12 +228,19 @@ def _probe(found: FrameList, codec, opts, ticker) -> _Probed:
         ticker.tick()
     if first_size is None:
         raise NoFramesError(f"no readable frames in {found.where} ({len(bad)} unreadable)")
-    out_size = opts.size or first_size
+    return _Probed(frames, bad, output_size(codec, first_size, opts), first_bytes, deferred)
+
+
+def output_size(codec: Codec, first_size: tuple[int, int] | None, opts: EncodeOptions) -> tuple[int, int]:
+    """The picture size an encode makes: the options' size, else the first frame's,
+    made even where the codec needs it; BadSizeError when the codec cannot take it."""
+    size = opts.size or first_size
+    assert size is not None
     if codec.needs_even_size:
-        out_size = even_size(out_size)
+        size = even_size(size)
     # The first frame's size may be more than the codec takes: say so before encoding.
-    check_size(codec, out_size, opts.max_pixels)
-    return _Probed(frames, bad, out_size, first_bytes, deferred)
+    check_size(codec, size, opts.max_pixels)
+    return size
 
 
 def _write(files, codec, opts, found: FrameList, probed: _Probed, ticker, threads, window) -> tuple[int, Frame]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from img2vid.engine.codecs import check_size, get_codec
-from img2vid.engine.fit import even_size
+from img2vid.engine.codecs import get_codec
+from img2vid.engine.encoding import output_size
 from img2vid.engine.images import probe_bytes
 from img2vid.engine.options import EncodeOptions
 from img2vid.engine.sources import FrameList
@@ -38,20 +38,16 @@ def video_size(found: FrameList, opts: EncodeOptions) -> tuple[int, int]:
     """The picture size of the whole encode, as encode() would choose it: the spec's, or
     the first readable frame's (made even where the codec needs it). Every segment is
     encoded at this size, so that they join."""
-    codec = get_codec(opts.codec)
-    size = opts.size
-    for frame in found.frames if size is None else ():
+    first = None
+    for frame in found.frames if opts.size is None else ():
         try:
-            size = frame.header(opts.max_pixels, opts.max_frame_bytes)
-            if size is None:
-                size = probe_bytes(frame.name, frame.read(opts.max_frame_bytes), opts.max_pixels)
+            first = frame.header(opts.max_pixels, opts.max_frame_bytes)
+            if first is None:
+                first = probe_bytes(frame.name, frame.read(opts.max_frame_bytes), opts.max_pixels)
             break
         except UnreadableFrameError:
             if not opts.skip_bad_frames:
                 raise
-    if size is None:
+    if opts.size is None and first is None:
         raise NoFramesError(f"no readable frames in {found.where}")
-    if codec.needs_even_size:
-        size = even_size(size)
-    check_size(codec, size, opts.max_pixels)
-    return size
+    return output_size(get_codec(opts.codec), first, opts)
