@@ -95,7 +95,7 @@ def test_a_split_lossless_job_decodes_to_the_same_frames_as_one_unsplit_encode(c
     # and both workers encoded some, and the segments are gone
     workers = {e["worker"] for e in cluster.store.runs(job["id"]) if e["ev"] == "start" and "worker" in e}
     assert len(workers) == 2, workers
-    assert not (cluster.data / "segments" / job["id"]).exists()
+    wait_until(lambda: not (cluster.data / "segments" / job["id"]).exists(), 10, "the segments to be removed")
     assert (cluster.data / "outputs" / job["id"] / "poster.jpg").stat().st_size > 0
 
 
