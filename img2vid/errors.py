@@ -79,6 +79,25 @@ class BadSourceError(InvalidOptionError):
     code = "bad_source"
 
 
+class BadWebhookUrlError(InvalidOptionError):
+    """Raised when a webhook_url is not an http(s) URL with a host, or leads to an address
+    the service does not call (loopback, private, link-local: img2vid/webhook_url.py)."""
+
+    code = "bad_webhook_url"
+
+
+class WebhookHostUnresolvedError(BadWebhookUrlError):
+    """Raised when a webhook_url's host does not resolve: refused at submit, tried again
+    later at a delivery (DNS may be down for a moment)."""
+
+
+class WebhooksDisabledError(InvalidOptionError):
+    """Raised when a job names a webhook_url but the service has no webhook secret
+    (IMG2VID_WEBHOOK_SECRET) to sign deliveries with."""
+
+    code = "webhooks_disabled"
+
+
 class BadOutputNameError(InvalidOptionError):
     """Raised when the output's file extension does not suit the codec."""
 

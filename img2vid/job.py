@@ -32,7 +32,8 @@ from pydantic import (
 
 from img2vid.engine.codecs import DEFAULT_CODEC
 from img2vid.engine.options import DEFAULT_FIT, DEFAULT_FPS, CodecName, EncodeOptions, Fit, Fps, Size, size_refusal
-from img2vid.errors import from_validation, invalid
+from img2vid.errors import Img2VidError, from_validation, invalid
+from img2vid.webhook_url import MAX_URL_LENGTH, WebhookPolicy, check_url
 
 State = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 STATES: tuple[str, ...] = State.__args__  # type: ignore[attr-defined]
@@ -85,6 +86,13 @@ def _name(value: Any) -> str:
     return value
 
 
+def _webhook_url(value: Any) -> str:
+    try:
+        return check_url(value)
+    except Img2VidError as exc:
+        raise invalid(exc.code, exc.message) from None
+
+
 def _unknown(data: Mapping, known: list[str], what: str, code: str) -> None:
     unknown = sorted(repr(k) for k in set(data) - set(known))
     if unknown:
@@ -96,6 +104,9 @@ _SOURCE_REQUIRED = 'source.dir is required: {"source": {"dir": "folder/under/inp
 Folder = Annotated[str, Field(min_length=1, max_length=MAX_DIR_LENGTH), BeforeValidator(_folder)]
 Pattern = Annotated[str, Field(max_length=MAX_PATTERN_LENGTH), BeforeValidator(_pattern)]
 Name = Annotated[str, Field(pattern=f"^{_NAME.pattern}$"), BeforeValidator(_name)]
+WebhookUrl = Annotated[
+    str, Field(max_length=MAX_URL_LENGTH, json_schema_extra={"format": "uri"}), BeforeValidator(_webhook_url)
+]
 
 
 class _Compact(BaseModel):
@@ -138,6 +149,9 @@ class JobSpec(_Compact):
     size: Size | None = Field(None, description="WxH; default the first frame's")
     fit: Fit = DEFAULT_FIT
     name: Name | None = Field(None, description="output file stem; default the job id")
+    webhook_url: WebhookUrl | None = Field(
+        None, description="http(s) URL the job's JSON is POSTed to, signed, when it finishes (README: webhooks)"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -160,14 +174,28 @@ class JobSpec(_Compact):
             size_refusal(self.codec, self.size, info.context.get("max_pixels"))
         return self
 
+    @model_validator(mode="after")
+    def _webhook_allowed(self, info: ValidationInfo) -> JobSpec:
+        policy = (info.context or {}).get("webhooks")
+        if self.webhook_url is not None and policy is not None:
+            try:
+                policy.check(self.webhook_url)
+            except Img2VidError as exc:
+                raise invalid(exc.code, exc.message) from None
+        return self
+
     @classmethod
-    def parse(cls, data: Any, *, upload: bool, max_pixels: int | None) -> JobSpec:
+    def parse(
+        cls, data: Any, *, upload: bool, max_pixels: int | None, webhooks: WebhookPolicy | None = None
+    ) -> JobSpec:
         """Validate a client's spec: ``upload`` (its frames come with it) or a folder job;
         a size the codec cannot take, or over ``max_pixels`` (None: the server will
-        decide), is refused here, not by the worker. Raises the InvalidOptionError
-        subclass of the first value that is wrong."""
+        decide), is refused here, not by the worker; so is a ``webhook_url`` the server's
+        ``webhooks`` policy refuses (None: only its form is checked, as a client does).
+        Raises the InvalidOptionError subclass of the first value that is wrong."""
+        context = {"upload": upload, "max_pixels": max_pixels, "webhooks": webhooks}
         try:
-            return cls.model_validate(data, context={"upload": upload, "max_pixels": max_pixels})
+            return cls.model_validate(data, context=context)
         except ValidationError as exc:
             raise from_validation(exc) from None
 
@@ -240,6 +268,25 @@ class Result(BaseModel):
         return f"/api/v1/jobs/{self._job_id}/poster.jpg"
 
 
+class Webhook(BaseModel):
+    """A job's webhook: where its JSON goes when it finishes, and how the delivery went."""
+
+    url: str
+    attempts: int = 0
+    last_status: int | Literal["timeout", "connection_error", "refused"] | None = Field(
+        None,
+        description="the receiver's HTTP status at the latest attempt; 'timeout' or 'connection_error' "
+        "when none came; 'refused' when it was not sent (its host now leads to a refused address, or "
+        "webhooks are off on the worker); null before the first",
+    )
+    last_error: str | None = Field(None, description="what went wrong at the latest attempt, in words")
+    last_attempt_at: Timestamp | None = None
+    delivered_at: Timestamp | None = Field(None, description="when a 2xx answer came: delivered, not sent again")
+    gave_up_at: Timestamp | None = Field(
+        None, description="when delivery stopped without success (a 4xx, a redirect, or 24 hours of failures)"
+    )
+
+
 class Job(BaseModel):
     id: str
     state: State
@@ -256,6 +303,7 @@ class Job(BaseModel):
     segments: Segments | None = Field(None, description="a job split across workers: its segments, and those done")
     result: Result | None = None
     error: ErrorBody | None = None
+    webhook: Webhook | None = Field(None, description="null when the job names no webhook_url")
     # The store's and the worker's own, never shown.
     frames_total: int = Field(0, exclude=True)
     frames_done: int = Field(0, exclude=True)

@@ -123,9 +123,8 @@ class Stack:
         self, name: str = "worker1", concurrency: int = 1, extra: list[str] | None = None, cpus: str | None = None
     ) -> Proc:
         """A `celery worker`; ``cpus`` ("0", "0,1") pins it and its pool with taskset."""
-        queue = self.env.get("IMG2VID_QUEUE") or os.environ.get("IMG2VID_QUEUE") or "img2vid"
         pin = ["taskset", "-c", cpus] if cpus else []
-        return self._spawn(name, pin + worker_argv(name, queue, concurrency, extra))
+        return self._spawn(name, pin + worker_argv(name, concurrency, extra))
 
     def start_web(
         self, port: int | None = None, workers: int = 2, env: dict[str, str] | None = None, name: str = "web"

@@ -25,6 +25,7 @@ API_KEYS = {
     "spec",
     "result",
     "error",
+    "webhook",
 }
 
 
@@ -177,3 +178,33 @@ def test_errors_are_the_classes_their_codes_name():
         JobSpec.parse({"source": "x"}, upload=False, max_pixels=None)
     with pytest.raises(InvalidOptionError):
         JobSpec.parse({"x": 1}, upload=False, max_pixels=None)
+
+
+def test_a_webhook_is_shown_from_the_fields_the_store_writes():
+    # given a finished job with a webhook, whose delivery failed once, then succeeded
+    job = Job(
+        id="abc123",
+        state="queued",
+        spec=folder_spec(webhook_url="https://hooks.example.com/in?token=t"),
+        created_at=1.0,
+    )
+    record = {k: str(v) for k, v in to_hash(job).items()}
+    record.update(state="succeeded", finished_at="2.0", webhook_attempts="2", webhook_status="200")
+    record.update(webhook_error="", webhook_attempt_at="3.5", webhook_delivered_at="3.5")
+    # when it is read and shown
+    shown = from_hash(record).api_json()
+    # then its webhook says where and how it went, times as ISO 8601 like the others
+    assert shown["spec"]["webhook_url"] == "https://hooks.example.com/in?token=t"
+    assert shown["webhook"] == {
+        "url": "https://hooks.example.com/in?token=t",
+        "attempts": 2,
+        "last_status": 200,
+        "last_error": None,
+        "last_attempt_at": "1970-01-01T00:00:03.500Z",
+        "delivered_at": "1970-01-01T00:00:03.500Z",
+        "gave_up_at": None,
+    }
+    # and one that timed out is said so; a job without a webhook_url has none
+    record.update(webhook_status="timeout", webhook_delivered_at="")
+    assert from_hash(record).api_json()["webhook"]["last_status"] == "timeout"
+    assert Job(id="x", state="queued", spec=folder_spec(), created_at=1.0).api_json()["webhook"] is None

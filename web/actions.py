@@ -19,6 +19,7 @@ from img2vid.errors import (
     UnsupportedMediaTypeError,
 )
 from img2vid.job import Job, JobSpec
+from img2vid.store.webhooks import send_if_due
 from web import submit
 from web.auth import job_owner, may_see
 from web.bodies import json_body, upload_digests
@@ -55,7 +56,9 @@ def create_job():
     owner = job_owner()
     if request.mimetype == "multipart/form-data":
         form = {k: request.form[k] for k in request.form}
-        spec = JobSpec.parse(form, upload=True, max_pixels=svc.settings.max_pixels)
+        spec = JobSpec.parse(
+            form, upload=True, max_pixels=svc.settings.max_pixels, webhooks=svc.settings.webhook_policy
+        )
         frames = request.files.getlist("frames")
         archive = request.files.get("archive")
         if bool(frames) == bool(archive):
@@ -67,7 +70,9 @@ def create_job():
         else:
             save = lambda job_id: save_files(frames, svc.storage, job_id, svc.settings)  # noqa: E731
     elif request.is_json:
-        spec = JobSpec.parse(json_body(), upload=False, max_pixels=svc.settings.max_pixels)
+        spec = JobSpec.parse(
+            json_body(), upload=False, max_pixels=svc.settings.max_pixels, webhooks=svc.settings.webhook_policy
+        )
         identity, save = {"spec": spec.model_dump(mode="json")}, None
     else:
         raise UnsupportedMediaTypeError("send JSON (application/json) or an upload (multipart/form-data)")
@@ -113,6 +118,9 @@ def cancel_job(job_id: str):
         logs.event(log, "job_cancelled", f"job {job_id} cancelled before it started", job_id=job_id)
     else:
         logs.event(log, "job_cancel_requested", f"job {job_id} asked to stop", job_id=job_id)
+    # Finished here (queued, or a split job with no unit running): no worker's run
+    # ends it, so its webhook goes from here (a running job's, from its worker).
+    send_if_due(svc.store, svc.tasks, job_id, svc.settings.webhook_claim_seconds)
     job = visible_job(job_id, with_eta=True)
     if job.segments is not None and job.finished:  # cancelled while no segment ran: no run removes them
         svc.storage.remove_segments(job_id)

@@ -14,8 +14,15 @@ def _whole(name: str, default: int) -> int:
 
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{_whole('PORT', 8000)}"
-# Requests are short Redis reads; a few sync workers per core keep both cores busy.
+# Requests are short Redis reads; a few workers per core keep both cores busy.
 workers = _whole("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1)
+# Threads, not sync workers: an open event stream (SSE) holds its thread for as long as
+# it is open, so a sync worker would serve nothing else. Each process keeps threads
+# beyond the streams it accepts (IMG2VID_MAX_EVENT_STREAMS, web/events.py) for the API.
+# Not gevent: redis-py 8's readiness check (poll with no timeout) stalls a greenlet
+# until the stream next to it ends.
+worker_class = "gthread"
+threads = _whole("WEB_THREADS", _whole("IMG2VID_MAX_EVENT_STREAMS", 200) + 16)
 # Uploads stream to disk; give a slow client time to send a large one.
 timeout = _whole("WEB_TIMEOUT", 300)
 # The app logs every request as a JSON line (web/request_log.py); gunicorn's own access

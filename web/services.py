@@ -1,4 +1,5 @@
-"""What the request handlers share: settings, the job store, the storage, the task sender."""
+"""What the request handlers share: settings, the job store, the storage, the task sender,
+the event hub."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from flask import Flask, current_app
 from img2vid.settings import WebSettings
 from img2vid.storage import Storage, open_storage
 from img2vid.store import JobStore, TaskQueue, make_celery
+from web.events import EventHub
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,7 @@ class Services:
     store: JobStore
     storage: Storage
     tasks: TaskQueue
+    events: EventHub
 
 
 def init_services(app: Flask, settings: WebSettings) -> Services:
@@ -26,9 +29,9 @@ def init_services(app: Flask, settings: WebSettings) -> Services:
     app.extensions["celery"] = celery
     storage = open_storage(settings)
     storage.ensure()
-    svc = Services(
-        settings, JobStore.from_url(settings.redis_url, settings.key_prefix), storage, TaskQueue(celery, settings.queue)
-    )
+    store = JobStore.from_url(settings.redis_url, settings.key_prefix)
+    tasks = TaskQueue(celery, settings.queue, settings.webhook_queue_name)
+    svc = Services(settings, store, storage, tasks, EventHub(store, settings.max_event_streams))
     app.extensions["img2vid"] = svc
     return svc
 

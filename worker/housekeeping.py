@@ -1,5 +1,6 @@
 """What a worker does besides jobs: say it is alive, take jobs back from lost workers,
-and remove expired jobs and files (retention.py)."""
+send the webhook deliveries that are due (retries, lost messages), and remove expired
+jobs and files (retention.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import redis
 
 from img2vid import logs
 from img2vid.store import JobStore
+from img2vid.store.webhooks import send_due
 from worker.retention import sweep, sweep_if_due
 from worker.runtime import runtime
 
@@ -108,6 +110,7 @@ class Housekeeping(threading.Thread):
                 if store.try_lock("reap", self.hostname, max(0.1, beat * 0.9)):
                     reap(store, s.max_worker_deaths, send)
                     resend_lost(store, s.queue, s.resend_after_seconds, send)
+                    send_due(store, rt.tasks, s.webhook_claim_seconds)
                 sweep_if_due(store, self.hostname, s.sweep_seconds, sweep_now)
             except redis.RedisError as exc:  # Redis away: try again on the next beat
                 logs.event(log, "housekeeping_redis_error", f"housekeeping: {exc}", level=logging.WARNING)

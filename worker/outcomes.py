@@ -16,6 +16,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from img2vid import logs
 from img2vid.errors import CancelledError, Img2VidError, TimeLimitError
 from img2vid.job import ErrorBody, Job, Result
+from img2vid.store.webhooks import send_if_due
 from worker.lease import Run
 from worker.runtime import Runtime, runtime
 
@@ -159,8 +160,11 @@ def remove_outputs(rt: Runtime, job: Job, run: Run) -> None:
 
 
 def finish(job_id: str, state: str, run: Run, **outcome) -> bool:
-    """Record the outcome under the run's lease. False when the lease is no longer this run's."""
-    if persist(run, lambda: runtime().store.finish(job_id, state, token=run.token, **outcome)):
+    """Record the outcome under the run's lease, then send the job's webhook delivery if
+    it has one (the sweep would, a beat later). False when the lease is no longer this run's."""
+    rt = runtime()
+    if persist(run, lambda: rt.store.finish(job_id, state, token=run.token, **outcome)):
+        send_if_due(rt.store, rt.tasks, job_id, rt.settings.webhook_claim_seconds)
         return True
     logs.event(
         log,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from celery import Celery
+from kombu import Exchange, Queue
 
 from img2vid.engine.memory import keep_frames_out_of_the_heap
 from img2vid.settings import TIME_LIMIT_GRACE, WorkerSettings
@@ -22,11 +23,19 @@ class Runtime:
     tasks: TaskQueue
 
 
+def _queue(name: str) -> Queue:
+    # As Celery makes a queue it is only named: a direct exchange of the same name.
+    return Queue(name, Exchange(name), routing_key=name)
+
+
 def make_worker_celery(s: WorkerSettings) -> Celery:
     return make_celery(
         s.redis_url,
         s.queue,
-        include=["worker.tasks"],
+        include=["worker.tasks", "worker.webhooks"],
+        # The queues a plain `celery --app worker worker` consumes: the jobs' and the
+        # webhook deliveries'. `-Q <one of them>` makes a worker for that one alone.
+        task_queues=[_queue(s.queue), _queue(s.webhook_queue_name)],
         # A job is acknowledged only when it has finished, and a worker that dies
         # mid-job hands it back rather than losing it; one job at a time per process.
         task_acks_late=True,
@@ -59,5 +68,5 @@ def runtime() -> Runtime:
         JobStore.from_url(settings.redis_url, settings.key_prefix),
         storage,
         celery,
-        TaskQueue(celery, settings.queue),
+        TaskQueue(celery, settings.queue, settings.webhook_queue_name),
     )

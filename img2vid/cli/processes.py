@@ -201,7 +201,9 @@ def weed_volumes_ready(master_url: str, data_dir: Path) -> bool:
     return bool(nodes) and sum(n["Volumes"] for n in nodes) >= kept
 
 
-def worker_argv(name: str, queue: str, concurrency: int = 1, extra: list[str] | None = None) -> list[str]:
+def worker_argv(name: str, concurrency: int = 1, extra: list[str] | None = None) -> list[str]:
+    # No --queues: a worker consumes the queues its settings name (the jobs' and the
+    # webhook deliveries', worker/runtime.py), as a plain `celery worker` does.
     return [
         # --quiet: no start-up banner, so that every line of the log is JSON.
         str(BIN / "celery"),
@@ -215,8 +217,6 @@ def worker_argv(name: str, queue: str, concurrency: int = 1, extra: list[str] | 
         str(concurrency),
         "--hostname",
         f"{name}@%h",
-        "--queues",
-        queue,
         # Neighbour discovery costs a second at start and nothing here needs it.
         "--without-mingle",
         "--without-gossip",

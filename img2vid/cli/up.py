@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         where_redis = f"Redis at {redis_url}"
     programs += store.programs
     for i in range(1, args.workers + 1):
-        programs.append(Program(f"worker{i}", worker_argv(f"worker{i}", settings.queue), "app", APP))
+        programs.append(Program(f"worker{i}", worker_argv(f"worker{i}"), "app", APP))
     programs.append(Program("web", web_argv(args.port), "app", APP))
 
     # Every process reads the same settings: pass on the ones `up` decides.

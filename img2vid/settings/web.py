@@ -9,8 +9,8 @@ from pydantic_settings import NoDecode
 
 from img2vid.apitokens import ApiToken, parse_api_tokens
 from img2vid.errors import invalid
-from img2vid.settings.common import Settings
 from img2vid.settings.variables import PREFIX, Secret, given_name, read_secret, renamed
+from img2vid.settings.webhooks import WebhookSettings
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -20,8 +20,8 @@ def _off_or_limit(value: Any) -> Any:
     return "" if isinstance(value, str) and value.strip().lower() in ("", "off") else value
 
 
-class WebSettings(Settings):
-    """What the web app reads besides."""
+class WebSettings(WebhookSettings):
+    """What the web app reads besides (the webhook settings: to accept a webhook_url)."""
 
     _EMPTY_MEANS_OFF: ClassVar[frozenset[str]] = frozenset({"rate_limit", "rate_limit_create"})
 
@@ -49,6 +49,13 @@ class WebSettings(Settings):
     # in Redis, so every web process shares them.
     rate_limit: Annotated[str, BeforeValidator(_off_or_limit)] = "50 per second"
     rate_limit_create: Annotated[str, BeforeValidator(_off_or_limit)] = "60 per minute"
+    # An open event stream sends a comment line when it has been quiet this long, so
+    # that proxies keep it open.
+    events_heartbeat_seconds: float = Field(15.0, gt=0, le=300)
+    # Event streams one web process keeps open at once; one more is answered 503 (an
+    # EventSource tries again, the pages and the client fall back to polling), so the
+    # threads beyond them (web/gunicorn_conf.py) always serve the API.
+    max_event_streams: int = Field(200, ge=1)
     # Proxies in front of gunicorn whose X-Forwarded-For is believed (0: the peer address).
     trusted_proxies: int = Field(0, ge=0)
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from img2vid.settings.common import Settings
+from img2vid.settings.webhooks import WebhookSettings
 
 # A job past its time limit is failed from inside (it checks ten times a second); only
 # if it has not stopped this much later is its worker process killed.
 TIME_LIMIT_GRACE = 30
 
 
-class WorkerSettings(Settings):
-    """What a worker reads besides."""
+class WorkerSettings(WebhookSettings):
+    """What a worker reads besides (the webhook settings: to deliver)."""
 
     # Seconds a job may run: then it fails with time_limit_exceeded and is not run
     # again. Its worker process is killed TIME_LIMIT_GRACE seconds later if still busy.

@@ -5,11 +5,12 @@ and the one Celery task sender web and worker share. The only code that knows a 
 from img2vid.store.jobstore import JobStore, new_job_id
 from img2vid.store.metrics import Histogram, Snapshot
 from img2vid.store.segments import Unit
-from img2vid.store.sender import ENCODE_TASK, TaskQueue, make_celery
+from img2vid.store.sender import ENCODE_TASK, WEBHOOK_TASK, TaskQueue, make_celery
 from img2vid.store.workers import WORKER_ALIVE_SECONDS
 
 __all__ = [
     "ENCODE_TASK",
+    "WEBHOOK_TASK",
     "WORKER_ALIVE_SECONDS",
     "Histogram",
     "JobStore",

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import redis
 
 from img2vid.errors import UnavailableError
-from img2vid.store import scripts, segment_scripts
+from img2vid.store import scripts, segment_scripts, webhook_scripts
 from img2vid.store.keys import Keys
 
 log = logging.getLogger("img2vid.store")
@@ -19,7 +19,7 @@ class StoreBase:
     def __init__(self, client: redis.Redis, prefix: str = "img2vid:") -> None:
         self._redis = client
         self._keys = Keys(prefix)
-        every = {**scripts.ALL, **segment_scripts.ALL}
+        every = {**scripts.ALL, **segment_scripts.ALL, **webhook_scripts.ALL}
         self._scripts = {name: client.register_script(source) for name, source in every.items()}
 
     @classmethod

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from img2vid.job import STATES, Job
 from img2vid.store.eta import EtaMixin
+from img2vid.store.events import EventsMixin
 from img2vid.store.records import from_hash, to_hash
 from img2vid.store.workers import WorkersMixin
 
 
-class JobsMixin(EtaMixin, WorkersMixin):
+class JobsMixin(EtaMixin, WorkersMixin, EventsMixin):
     def create_many(self, jobs: list[Job]) -> None:
         """Store queued jobs, all in one round trip."""
         k = self._keys
@@ -22,6 +23,7 @@ class JobsMixin(EtaMixin, WorkersMixin):
                     pipe.zadd(k.owner(job.owner), {job.id: job.created_at})
                 pipe.zadd(k.state("queued"), {job.id: job.created_at})
                 pipe.zadd(k.queue, {job.id: job.created_at})
+                self.add_event(job.id, "queued", job.owner, pipe)
             pipe.hincrby(k.metrics, "submitted", len(jobs))
             pipe.execute()
 
@@ -31,15 +33,14 @@ class JobsMixin(EtaMixin, WorkersMixin):
             if not with_eta:
                 h = self._redis.hgetall(self._keys.job(job_id))
                 return from_hash(h) if h else None
-            pipe = self._redis.pipeline(transaction=False)
-            pipe.hgetall(self._keys.job(job_id))
-            pipe.zrank(self._keys.queue, job_id)
-            pipe.get(self._keys.rate)
-            pipe.zcount(self._keys.workers, self.alive_since(), "+inf")
-            h, rank, rate, workers = pipe.execute()
-            if not h:
+            # One script, not a pipeline of four: the status GET is the API's busiest call.
+            k = self._keys
+            flat, rank, rate, workers = self._scripts["job_with_eta"](
+                keys=[k.job(job_id), k.queue, k.rate, k.workers], args=[job_id, self.alive_since()]
+            )
+            if not flat:
                 return None
-            job = from_hash(h)
+            job = from_hash(dict(zip(flat[::2], flat[1::2], strict=True)))
             self._fill_eta(job, rank, float(rate) if rate else None, max(1, workers))
             return job
 
@@ -85,14 +86,15 @@ class JobsMixin(EtaMixin, WorkersMixin):
         return bool(self._redis.exists(self._keys.job(job_id)))
 
     def delete(self, job_id: str) -> None:
-        """Remove the job's record, run log and every index entry."""
+        """Remove the job's record, run log and every index entry (a webhook not yet
+        delivered goes too)."""
         k = self._keys
         owner = self._redis.hget(k.job(job_id), "owner")
         pipe = self._redis.pipeline(transaction=True)
         pipe.delete(k.job(job_id), k.runs(job_id))
         if owner:
             pipe.zrem(k.owner(owner), job_id)
-        for key in (k.all, k.queue, k.finished, *(k.state(s) for s in STATES)):
+        for key in (k.all, k.queue, k.finished, k.webhooks_due, *(k.state(s) for s in STATES)):
             pipe.zrem(key, job_id)
         pipe.execute()
 

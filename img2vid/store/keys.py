@@ -41,6 +41,16 @@ class Keys:
         return f"{self.prefix}owner:{owner}"
 
     @property
+    def events(self) -> str:
+        """Every job's state changes, a stream the scripts add to (events.py)."""
+        return f"{self.prefix}events"
+
+    @property
+    def webhooks_due(self) -> str:
+        """Finished jobs whose webhook delivery is due, scored by when (webhooks.py)."""
+        return f"{self.prefix}webhooks-due"
+
+    @property
     def workers(self) -> str:
         """Live workers, scored by their last heartbeat."""
         return f"{self.prefix}workers"
@@ -71,4 +81,13 @@ class Keys:
 
     def for_scripts(self, job_id: str) -> list[str]:
         """KEYS of the state-changing scripts, in the order scripts.py documents."""
-        return [self.job(job_id), self.queue, self.state(), self.finished, self.runs(job_id), self.metrics]
+        return [
+            self.job(job_id),
+            self.queue,
+            self.state(),
+            self.finished,
+            self.runs(job_id),
+            self.metrics,
+            self.events,
+            self.webhooks_due,
+        ]

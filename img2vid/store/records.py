@@ -1,7 +1,9 @@
 """A job's record in Redis: one hash, made from the Job model and read back into it.
 
 The scripts (scripts.py) add the fields of a run beside these (lease, lease_until,
-cancel, deaths, a split job's segments); they stay in the store. A record written by an older version may hold
+cancel, deaths, a split job's segments); they stay in the store. A job with a webhook
+also gets ``webhook_*`` fields as its delivery is tried (webhook_scripts.py), shown as
+its ``webhook``. A record written by an older version may hold
 fields no longer read (``source``), which are ignored.
 """
 
@@ -46,11 +48,12 @@ def from_hash(h: dict[str, str]) -> Job:
         v = h.get(name)
         return float(v) if v not in (None, "") else None
 
+    spec = _stored_spec(h.get("spec") or "{}")
     return Job.model_validate(
         {
             "id": h["id"],
             "state": h["state"],
-            "spec": _stored_spec(h.get("spec") or "{}"),
+            "spec": spec,
             "created_at": float(h["created_at"]),
             "started_at": number("started_at"),
             "finished_at": number("finished_at"),
@@ -66,8 +69,23 @@ def from_hash(h: dict[str, str]) -> Job:
             "segments": (
                 {"total": int(h["segments"]), "done": int(h.get("segments_done") or 0)} if h.get("segments") else None
             ),
+            "webhook": _webhook(h, spec.webhook_url, number) if spec.webhook_url else None,
         }
     )
+
+
+def _webhook(h: dict[str, str], url: str, number) -> dict[str, Any]:
+    status = h.get("webhook_status") or None
+    return {
+        "url": url,
+        "attempts": int(h.get("webhook_attempts") or 0),
+        # An HTTP status is kept as its digits; the other outcomes by name.
+        "last_status": int(status) if status and status.isdigit() else status,
+        "last_error": h.get("webhook_error") or None,
+        "last_attempt_at": number("webhook_attempt_at"),
+        "delivered_at": number("webhook_delivered_at"),
+        "gave_up_at": number("webhook_gave_up_at"),
+    }
 
 
 @functools.lru_cache(maxsize=4096)

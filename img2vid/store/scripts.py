@@ -3,7 +3,9 @@
 Keys, in order: KEYS[1] the job hash, KEYS[2] the queue sorted set, KEYS[3] the prefix
 of the per-state sorted sets, KEYS[4] the finished sorted set, KEYS[5] the job's run log,
 KEYS[6] the metrics hash (metrics.py): each script counts the change it makes, so the
-counters can never disagree with the states.
+counters can never disagree with the states; KEYS[7] the event stream (events.py): each
+script adds the event its change makes, so every web process and host sees the same
+ones; KEYS[8] the webhook deliveries due (a finished job that names a webhook_url).
 Times come from Redis's own clock (TIME), so workers on machines whose clocks disagree
 still agree on when a lease ends.
 
@@ -11,6 +13,10 @@ A running job carries a lease: a token naming one run, and the time it ends. The
 renews it while it works; only a run holding the lease may record the outcome, and the
 reaper may hand the job to another worker only after the lease has ended.
 """
+
+# Events kept in the stream for followers that reconnect (about the last hours of a busy
+# service; trimmed approximately, which Redis does cheaply).
+EVENTS_KEPT = 50_000
 
 COMMON = """
 local function now()
@@ -28,6 +34,19 @@ local function log(event)
 end
 local function count(field)
   redis.call('HINCRBY', KEYS[6], field, 1)
+end
+-- An event for the job's followers: its id, its type and whose it is (they filter on it).
+local function emit(kind)
+  redis.call('XADD', KEYS[7], 'MAXLEN', '~', 'EVENTS_KEPT', '*', 'job', redis.call('HGET', KEYS[1], 'id'),
+             'type', kind, 'owner', redis.call('HGET', KEYS[1], 'owner') or '')
+end
+-- Progress reaches followers at most every half second (a run reports far more often).
+local function emit_progress(t)
+  local last = tonumber(redis.call('HGET', KEYS[1], 'event_progress_at') or '0')
+  if t - last >= 0.5 then
+    redis.call('HSET', KEYS[1], 'event_progress_at', tostring(t))
+    emit('progress')
+  end
 end
 local function observe(name, value, bucket)
   redis.call('HINCRBY', KEYS[6], name .. '_bucket:' .. bucket, 1)
@@ -93,8 +112,11 @@ local function finish(id, from, state, result, error, token, outcome)
   redis.call('ZADD', KEYS[4], t, id)
   count('finished:' .. state)
   if token ~= '' then log({ev='end', token=token, t=t, outcome=outcome}) end
+  emit(state)
+  local spec = cjson.decode(redis.call('HGET', KEYS[1], 'spec') or '{}')
+  if type(spec['webhook_url']) == 'string' then redis.call('ZADD', KEYS[8], t, id) end
 end
-"""
+""".replace("EVENTS_KEPT", str(EVENTS_KEPT))
 
 # ARGV: id, token, worker, pid, lease seconds.  -> 1 started, 0 not queued, -1 unknown
 START = (
@@ -110,6 +132,7 @@ redis.call('HSET', KEYS[1], 'state', 'running', 'started_at', tostring(t), 'work
 move(ARGV[1], 'queued', 'running')
 log({ev='start', token=ARGV[2], worker=ARGV[3], pid=tonumber(ARGV[4]), attempt=attempt, t=t})
 count('started')
+emit('started')
 return 1
 """
 )
@@ -174,6 +197,7 @@ redis.call('HDEL', KEYS[1], 'lease', 'lease_until')
 move(ARGV[1], 'running', 'queued')
 log({ev='end', token=ARGV[2], t=now(), outcome='handed_back'})
 count('requeued:handed_back')
+emit('queued')
 return 1
 """
 )
@@ -249,6 +273,7 @@ redis.call('HSET', KEYS[1], 'state', 'queued', 'frames_done', 0)
 redis.call('HDEL', KEYS[1], 'lease', 'lease_until')
 move(ARGV[1], 'running', 'queued')
 count('requeued:worker_lost')
+emit('queued')
 return 'requeued'
 """
 )
@@ -262,9 +287,10 @@ if not holds(ARGV[3], ARGV[4]) then return 0 end
 if ARGV[4] ~= '' then
   redis.call('HSET', KEYS[1], 'seg:' .. ARGV[4] .. ':done', ARGV[1])
   sum_progress()
-  return 1
+else
+  redis.call('HSET', KEYS[1], 'frames_done', ARGV[1], 'frames_total', ARGV[2])
 end
-redis.call('HSET', KEYS[1], 'frames_done', ARGV[1], 'frames_total', ARGV[2])
+emit_progress(now())
 return 1
 """
 )
@@ -284,7 +310,18 @@ return s
 """
 )
 
+# KEYS: the job hash, the queue, the rate, the workers; ARGV: id, live since.  What the
+# status GET needs in one reply: the hash (flat), the queue position (or nil), the rate,
+# the live workers. Reads only.
+JOB_WITH_ETA = """
+local h = redis.call('HGETALL', KEYS[1])
+if #h == 0 then return {h, false, false, 0} end
+return {h, redis.call('ZRANK', KEYS[2], ARGV[1]), redis.call('GET', KEYS[3]),
+        redis.call('ZCOUNT', KEYS[4], ARGV[2], '+inf')}
+"""
+
 ALL = {
+    "job_with_eta": JOB_WITH_ETA,
     "start": START,
     "renew": RENEW,
     "finish": FINISH,

@@ -31,6 +31,7 @@ redis.call('HSET', KEYS[1], 'frames_total', total, 'seg:0', 'running', 'seg:0:le
            'seg:0:until', tostring(t + tonumber(ARGV[3])), 'seg:0:attempts', 1)
 redis.call('HDEL', KEYS[1], 'lease', 'lease_until')
 log({ev='split', token=ARGV[2], segments=n, t=t})
+emit('progress')
 log({ev='start', token=ARGV[2], segment=0, worker=ARGV[4], pid=tonumber(ARGV[5]), attempt=1, t=t})
 return 1
 """
@@ -84,6 +85,7 @@ end
 redis.call('HSET', KEYS[1], p, 'done', p .. ':done', redis.call('HGET', KEYS[1], p .. ':frames'))
 redis.call('HDEL', KEYS[1], p .. ':lease', p .. ':until')
 sum_progress()
+emit_progress(t)
 log({ev='end', token=ARGV[2], segment=tonumber(ARGV[3]), t=t, outcome='done'})
 local done = redis.call('HINCRBY', KEYS[1], 'segments_done', 1)
 local n = nsegments()

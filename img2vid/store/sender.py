@@ -1,6 +1,8 @@
 """The one Celery app configuration and task sender that web and worker share: jobs
 reach workers as the task ``img2vid.encode`` with the job's id, sent by name, so the
-web side never imports the worker's code.
+web side never imports the worker's code. Webhook deliveries go as ``img2vid.webhook``
+with the job's id to a queue of their own, so that they never lie among the jobs'
+messages (which broker.py counts) and a worker may be given to them alone.
 
 Kombu's Redis transport takes messages of the highest priority (0) first. A job taken
 back from a lost or stopping worker is sent at the top, so that it starts again at once
@@ -19,6 +21,7 @@ from img2vid.errors import UnavailableError
 log = logging.getLogger("img2vid.store")
 
 ENCODE_TASK = "img2vid.encode"
+WEBHOOK_TASK = "img2vid.webhook"
 PRIORITY_NEW = 5
 PRIORITY_RETAKEN = 0
 
@@ -44,11 +47,13 @@ def make_celery(redis_url: str, queue: str, **conf) -> Celery:
 
 
 class TaskQueue:
-    """Sends jobs' encode tasks to ``queue``; UnavailableError when the broker is away."""
+    """Sends jobs' encode tasks to ``queue``, webhook deliveries to ``webhook_queue``;
+    UnavailableError when the broker is away."""
 
-    def __init__(self, app: Celery, queue: str) -> None:
+    def __init__(self, app: Celery, queue: str, webhook_queue: str = "") -> None:
         self._app = app
         self.queue = queue
+        self.webhook_queue = webhook_queue or f"{queue}.webhooks"
 
     def send_new(self, job_ids: list[str]) -> None:
         """One task per new job, over one connection."""
@@ -58,12 +63,16 @@ class TaskQueue:
         """A job handed back or taken from a lost worker: ahead of those not yet started."""
         self._send([job_id], PRIORITY_RETAKEN)
 
-    def _send(self, job_ids: list[str], priority: int) -> None:
+    def send_webhooks(self, job_ids: list[str]) -> None:
+        """One delivery task per job (webhooks.py claimed each first)."""
+        self._send(job_ids, PRIORITY_NEW, WEBHOOK_TASK, self.webhook_queue)
+
+    def _send(self, job_ids: list[str], priority: int, task: str = ENCODE_TASK, queue: str = "") -> None:
         try:
             with self._app.producer_or_acquire() as producer:
                 for job_id in job_ids:
                     self._app.send_task(
-                        ENCODE_TASK, args=[job_id], queue=self.queue, priority=priority, producer=producer
+                        task, args=[job_id], queue=queue or self.queue, priority=priority, producer=producer
                     )
         except (OperationalError, ConnectionError, OSError) as exc:
             log.warning("the queue (Redis) cannot be reached: %s", exc, extra={"event": "redis_unavailable"})

@@ -45,6 +45,8 @@ def service(tmp_path_factory) -> Service:
         # tests the limits on a web process of its own.
         "IMG2VID_RATE_LIMIT": "100000 per minute",
         "IMG2VID_RATE_LIMIT_CREATE": "100000 per minute",
+        # Event streams beat often enough for a test to see it.
+        "IMG2VID_EVENTS_HEARTBEAT_SECONDS": "0.5",
     }
     stack = Stack(data_dir=data, log_dir=Path("test-artifacts/logs"), env=env)
     client = redis.Redis.from_url(TEST_REDIS)

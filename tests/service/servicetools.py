@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
+import httpx
 import numpy as np
 
 from img2vid.store import JobStore
@@ -58,6 +59,31 @@ class Service:
             return status, h, strict_json(payload)
         return status, h, payload
 
+    def events(self, path: str, last_event_id: str | None = None, timeout: float = 30):
+        """The events of the stream at ``path`` as (id, type, data as JSON), read as they
+        come until the server ends the stream or the caller stops iterating; comment
+        lines (heartbeats) as (None, ":", their text)."""
+        headers = {"Accept": "text/event-stream"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        if last_event_id:
+            headers["Last-Event-ID"] = last_event_id
+        with httpx.stream("GET", self.url + path, headers=headers, timeout=timeout) as r:
+            if r.status_code == 204:  # a follower that has seen the end
+                return
+            assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream"), r.read()
+            event: dict = {}
+            for line in r.iter_lines():
+                if line.startswith(":"):
+                    yield None, ":", line[1:].strip()
+                elif line == "":
+                    if "data" in event:
+                        yield event.get("id"), event.get("event", "message"), strict_json(event["data"])
+                    event = {}
+                else:
+                    name, _, value = line.partition(":")
+                    event[name] = value[1:] if value.startswith(" ") else value
+
     def as_(self, token: str | None) -> Service:
         """The same service as a client holding ``token`` sees it."""
         return replace(self, token=token)
@@ -91,9 +117,10 @@ def img2vid(
     )
 
 
-def one_error_line(run: subprocess.CompletedProcess, code: str) -> str:
-    """The one line a failed command printed; asserts exit 1 and the code it ends with."""
-    assert run.returncode == 1, (run.stdout, run.stderr)
+def one_error_line(run: subprocess.CompletedProcess, code: str, status: int = 1) -> str:
+    """The one line a failed command printed; asserts its exit status (1 a failure; 2 a
+    refusal of the caller's request) and the code the line ends with."""
+    assert run.returncode == status, (run.stdout, run.stderr)
     lines = run.stderr.splitlines()
     assert len(lines) == 1, run.stderr
     assert lines[0].startswith("img2vid: error: ") and lines[0].endswith(f"[{code}]"), lines[0]

@@ -17,6 +17,7 @@ from img2vid.errors import (
     UnsupportedMediaTypeError,
 )
 from img2vid.job import STATES, ErrorBody, Job, JobSpec
+from img2vid.webhook_url import WebhookPolicy, check_url
 from web import actions, submit
 from web.api.blueprint import api
 from web.api.schemas import Accepted, BatchResponse, JobList, Rejected
@@ -51,6 +52,7 @@ def create_batch():
     specs = body["jobs"]
     if not specs:
         raise InvalidOptionError("the batch is empty")
+    policy = svc.settings.webhook_policy
     if len(specs) > svc.settings.max_batch:
         raise TooLargeError(
             f"{len(specs):,} jobs is over the batch limit of {svc.settings.max_batch:,} (IMG2VID_MAX_BATCH)",
@@ -60,9 +62,9 @@ def create_batch():
     jobs: list[Job] = []
     seen: dict = {}
     owner = job_owner()
-    for index, raw in enumerate(specs):
+    for index, raw in enumerate(_with_default_webhook(specs, body.get("webhook_url"), policy)):
         try:
-            spec = JobSpec.parse(raw, upload=False, max_pixels=svc.settings.max_pixels)
+            spec = JobSpec.parse(raw, upload=False, max_pixels=svc.settings.max_pixels, webhooks=policy)
             job = submit.folder_job(svc, spec, owner, seen)
         except Img2VidError as exc:
             items.append(Rejected(index=index, error=ErrorBody(**exc.to_dict()), status=status_for(exc)))
@@ -74,6 +76,18 @@ def create_batch():
     resp = jsonify(answer.model_dump(mode="json"))
     resp.status_code = 202 if jobs else 422
     return resp
+
+
+def _with_default_webhook(specs: list, default, policy: WebhookPolicy) -> list:
+    """The batch's specs, each that names no webhook_url given the batch's ``default``;
+    a default that is wrong refuses the whole batch (400), not each job alike."""
+    if default is None or default == "":
+        return specs
+    policy.check(check_url(default))
+    return [
+        {**raw, "webhook_url": default} if isinstance(raw, dict) and raw.get("webhook_url") in (None, "") else raw
+        for raw in specs
+    ]
 
 
 @api.get("/jobs/<job_id>")

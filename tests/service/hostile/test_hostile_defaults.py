@@ -188,7 +188,7 @@ WORKER_BAD_SETTINGS = [
 )
 def test_a_bad_setting_stops_a_worker_with_one_line(hostile, tmp_path, setting, words):
     env = {**os.environ, **hostile.stack.env, "IMG2VID_DATA_DIR": str(tmp_path), **setting}
-    code, seconds, lines = _run_until_exit(worker_argv("bad", "q-bad"), env, tmp_path / "worker.log", timeout=30)
+    code, seconds, lines = _run_until_exit(worker_argv("bad"), env, tmp_path / "worker.log", timeout=30)
     hostile.ledger.note(f"worker setting {setting}")
     assert code != 0 and len(lines) == 1 and words in lines[0], lines
 
