@@ -16,9 +16,12 @@ PACKAGES = ("img2vid", "web", "worker")
 # from a lower one, never from a higher one or a neighbour at its own level.
 LAYERS: list[tuple[str, ...]] = [
     ("img2vid", "img2vid.errors"),
-    ("img2vid.apitokens", "img2vid.logs"),
+    ("img2vid.apitokens", "img2vid.logs", "img2vid.webhook_url"),
     ("img2vid.engine",),
     ("img2vid.job",),
+    # The HTTP client for scripts and the CLI: below everything that runs the service,
+    # so it can never reach the store, the storage or the settings.
+    ("img2vid.client",),
     ("img2vid.settings",),
     ("img2vid.storage",),
     ("img2vid.store",),
@@ -63,6 +66,15 @@ def test_the_worker_loads_no_flask(tmp_path):
     mods = loaded_after("import worker; worker.app; import worker.tasks", tmp_path)
     assert "celery" in mods and "cv2" in mods
     assert "flask" not in mods
+
+
+def test_the_client_loads_only_the_core(tmp_path):
+    # scripts install the core alone: no web, worker, Redis or OpenCV under the client
+    mods = loaded_after(
+        "import img2vid.client; from img2vid.client import Client; Client('http://127.0.0.1:1')", tmp_path
+    )
+    assert "httpx" in mods
+    assert not {"flask", "celery", "kombu", "redis", "cv2", "av", "numpy", "boto3"} & mods
 
 
 def test_the_command_line_loads_neither_side(tmp_path):

@@ -29,3 +29,4 @@ class ProgressBar:
         if self._shown:
             self.stream.write("\r\x1b[K")  # clear the bar so the summary line stands alone
             self.stream.flush()
+            self._shown = False

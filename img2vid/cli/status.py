@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import json
 
-from img2vid.cli.client import Client, default_server
+from img2vid.cli.common import connect, print_json
+from img2vid.client import Client
 
 
 def run(args: argparse.Namespace) -> int:
-    client = Client(args.server or default_server())
-    job = client.job(args.job_id)
-    if args.json:
-        print(json.dumps(job, indent=2))
-    else:
-        print(describe(job, client))
+    with connect(args) as client:
+        job = client.get(args.job_id)
+        if args.json:
+            print_json(job)
+        else:
+            print(describe(job, client))
     return 0
 
 

@@ -185,14 +185,14 @@ def test_the_default_service_is_open(service):
 def test_the_cli_sends_IMG2VID_TOKEN(guarded):
     job_id = finished_job(guarded.as_(ALICE), codec="mp4v")
     env = {k: v for k, v in os.environ.items() if k != "IMG2VID_TOKEN"}
-    # without a token: one error line with the server's code
-    one_error_line(img2vid("status", job_id, "--server", guarded.url, env=env), "unauthorized")
+    # without a token: one error line with the server's code, exit 2 (a refused request)
+    one_error_line(img2vid("status", job_id, "--server", guarded.url, env=env), "unauthorized", 2)
     # with one in the environment: the job's line
     run = img2vid("status", job_id, "--server", guarded.url, env={**env, "IMG2VID_TOKEN": ALICE})
     assert run.returncode == 0 and "succeeded" in run.stdout, run.stderr
     # and another token's holder is told there is no such job (jobs belong to their token)
     one_error_line(
-        img2vid("status", job_id, "--server", guarded.url, env={**env, "IMG2VID_TOKEN": BOB}), "job_not_found"
+        img2vid("status", job_id, "--server", guarded.url, env={**env, "IMG2VID_TOKEN": BOB}), "job_not_found", 2
     )
 
 
