@@ -73,4 +73,65 @@ const img2vid = {
     const d = new Date(iso);
     return d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
   },
+
+  // The server's job events (GET /api/v1/jobs/<id>/events and /api/v1/events).
+  EVENT_TYPES: ["queued", "started", "progress", "succeeded", "failed", "cancelled"],
+  STREAM_WAIT_MS: 4000,
+  STREAM_ERRORS: 3,
+
+  // Follows a Server-Sent Events stream: opts.onEvent(type, job) for each event (its data
+  // is the job's JSON); opts.onOpen() each time it connects. When the stream does not work,
+  // it is closed and opts.onFallback() is called, once, so that the page polls instead:
+  // - the browser has no EventSource;
+  // - the browser gives up on it (an answer that is not a stream: 503, 404, 204);
+  // - it is not connected, or with opts.firstEvent has sent no event yet, STREAM_WAIT_MS
+  //   after opening or after it dropped (the browser reconnects within the server's retry);
+  // - STREAM_ERRORS drops in a row, each before an event came or it had stayed up 30 s.
+  // A drop the browser recovers from in time is no failure: it resumes with Last-Event-ID.
+  // Returns {close()}.
+  follow(url, opts) {
+    let source = null, watchdog = null, errors = 0, openedAt = 0, seen = false, done = false;
+    const close = () => {
+      done = true;
+      clearTimeout(watchdog);
+      if (source) source.close();
+    };
+    const fail = () => {
+      if (done) return;
+      close();
+      opts.onFallback();
+    };
+    // Not re-armed while it runs: a stream that keeps failing is given up STREAM_WAIT_MS after its first failure.
+    const arm = () => { if (watchdog === null) watchdog = setTimeout(fail, img2vid.STREAM_WAIT_MS); };
+    const disarm = () => { clearTimeout(watchdog); watchdog = null; };
+    if (typeof window.EventSource !== "function") {
+      setTimeout(fail);
+      return { close };
+    }
+    source = new EventSource(url);
+    arm();
+    source.onopen = () => {
+      openedAt = Date.now();
+      if (seen || !opts.firstEvent) disarm();
+      if (opts.onOpen) opts.onOpen();
+    };
+    for (const type of img2vid.EVENT_TYPES) {
+      source.addEventListener(type, (event) => {
+        if (done) return;
+        let job;
+        try { job = JSON.parse(event.data); } catch (e) { fail(); return; }
+        seen = true; errors = 0; disarm();
+        opts.onEvent(type, job);
+      });
+    }
+    source.onerror = () => {
+      if (done) return;
+      if (source.readyState === EventSource.CLOSED) { fail(); return; }
+      if (openedAt && Date.now() - openedAt > 30000) errors = 0; // it had been working
+      openedAt = 0;
+      if (++errors >= img2vid.STREAM_ERRORS) { fail(); return; }
+      arm(); // reconnecting: it must be back in time
+    };
+    return { close };
+  },
 };

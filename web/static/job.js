@@ -1,4 +1,5 @@
-// One job's page: follows the job through the JSON API without reloading.
+// One job's page: follows the job without reloading, through its event stream
+// (GET /api/v1/jobs/<id>/events), or by polling the JSON API when the stream does not work.
 "use strict";
 
 (function () {
@@ -10,8 +11,13 @@
   const FINISHED = ["succeeded", "failed", "cancelled"];
   let job = null;
   let shownResult = false;
+  let polling = false;
+  let pollTimer = null;
+  let pollRun = 0;
 
   function render(j) {
+    // A finished job stays finished: a late answer cannot take it back.
+    if (job && FINISHED.includes(job.state) && !FINISHED.includes(j.state)) return;
     job = j;
     const state = $("state");
     state.textContent = j.state;
@@ -75,15 +81,25 @@
     $("progress-label").textContent = "Done";
   }
 
+  // One chain of polls at a time: a poll started anew ends the one before.
   async function poll() {
+    clearTimeout(pollTimer);
+    const run = ++pollRun;
     try {
       const j = await img2vid.json(await fetch("/api/v1/jobs/" + id, { cache: "no-store" }));
       render(j);
-      if (FINISHED.includes(j.state)) return;
+      if (FINISHED.includes(job.state)) return;
     } catch (e) {
       img2vid.show($("action-error"), img2vid.explain(e.error || { code: "server_unreachable" }));
     }
-    setTimeout(poll, job && job.state === "running" ? 500 : 1000);
+    if (run === pollRun) pollTimer = setTimeout(poll, job && job.state === "running" ? 500 : 1000);
+  }
+
+  function startPolling() {
+    if (polling) return;
+    polling = true;
+    root.dataset.updates = "polling";
+    poll();
   }
 
   async function act(path, button) {
@@ -93,7 +109,7 @@
       const j = await img2vid.post("/jobs/" + id + "/" + path);
       if (path === "retry") { window.location.assign("/jobs/" + j.id); return; }
       render(j);
-      poll();
+      if (polling) poll(); // else the stream tells what comes of it
     } catch (e) {
       img2vid.show($("action-error"), img2vid.explain(e.error || { code: "server_unreachable" }));
     } finally {
@@ -102,6 +118,14 @@
   }
   $("cancel").addEventListener("click", () => act("cancel", $("cancel")));
   $("retry").addEventListener("click", () => act("retry", $("retry")));
-  setInterval(() => { if (job && !FINISHED.includes(job.state)) render(job); }, 1000); // the clock moves between polls
-  poll();
+  setInterval(() => { if (job && !FINISHED.includes(job.state)) render(job); }, 1000); // the clock moves between updates
+  const stream = img2vid.follow("/api/v1/jobs/" + id + "/events", {
+    firstEvent: true, // the server's first event is the job as it is now
+    onEvent(type, j) {
+      root.dataset.updates = "events";
+      render(j);
+      if (FINISHED.includes(j.state)) stream.close(); // the last event it sends
+    },
+    onFallback: startPolling,
+  });
 })();
