@@ -115,25 +115,21 @@ def secrets_from_env(environ: dict[str, str] | None = None) -> list[str]:
 class Redactor:
     def __init__(self, secrets: list[str]) -> None:
         self.secrets = secrets
+        # Each secret as it is, and as a JSON line holds it (quotes and backslashes
+        # escaped): a line is redacted whole, once, rather than value by value.
+        self._in_json = sorted({*secrets, *(json.dumps(s, ensure_ascii=False)[1:-1] for s in secrets)}, key=len)[::-1]
 
     def __call__(self, text: str) -> str:
-        text = _URL_PASSWORD.sub(r"\g<head>:***@", text)
-        text = _AUTH_VALUE.sub(lambda m: (m.group("head") or m.group("bhead")) + "***", text)
-        for secret in self.secrets:
+        # The patterns only where they can match: a line is redacted on every request.
+        if "://" in text:
+            text = _URL_PASSWORD.sub(r"\g<head>:***@", text)
+        lowered = text.lower()
+        if "authorization" in lowered or "bearer" in lowered:
+            text = _AUTH_VALUE.sub(lambda m: (m.group("head") or m.group("bhead")) + "***", text)
+        for secret in self._in_json:
             if secret in text:
                 text = text.replace(secret, "***")
         return text
-
-    def tree(self, value):
-        if isinstance(value, str):
-            return self(value)
-        if isinstance(value, dict):
-            return {k: self.tree(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [self.tree(v) for v in value]
-        if value is None or isinstance(value, (bool, int, float)):
-            return value
-        return self(str(value))
 
 
 # --- the line ----------------------------------------------------------------------
@@ -169,7 +165,7 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             out["stack"] = self.formatStack(record.stack_info)
         out.update(service=self.service, host=_HOST, pid=record.process)
-        return json.dumps(self.redact.tree(out), ensure_ascii=False, default=str)
+        return self.redact(json.dumps(out, ensure_ascii=False, default=str))
 
 
 def level_of(name: str | int) -> int:

@@ -4,7 +4,7 @@ A blueprint says what kind of routes it holds (``routes_of_kind``): ``API`` rout
 bearer token and answer JSON whoever asks; ``PAGE`` routes take a signed-in session and
 answer a browser with pages. A view may say more of itself: ``open_to_all`` (no token or
 sign-in), ``quiet`` (its request line is DEBUG: health checks and scrapes). The rate
-limits' own marks are Flask-Limiter's (web/ratelimit.py), CSRF's is in web/csrf.py.
+limits' own marks are in web/ratelimit.py, CSRF's is in web/csrf.py.
 """
 
 from __future__ import annotations
