@@ -4,9 +4,11 @@ describes exactly what is sent."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Literal
 
-from img2vid.job import ErrorBody, Job, JobSpec
+from pydantic import BaseModel, ConfigDict, Field
+
+from img2vid.job import ErrorBody, Job, JobSpec, WebhookUrl
 
 
 class ErrorResponse(BaseModel):
@@ -22,6 +24,7 @@ class JobList(BaseModel):
 
 class BatchRequest(BaseModel):
     jobs: list[JobSpec]
+    webhook_url: WebhookUrl | None = Field(None, description="the webhook_url of every job in it that names none")
 
 
 class Accepted(BaseModel):
@@ -52,3 +55,41 @@ class InputList(BaseModel):
     dir: str
     frames: int = Field(description="frames directly in this folder")
     folders: list[InputFolder]
+
+
+# The health blueprint's answers (web/health.py), for the document: strict, so that
+# tests/test_openapi.py notices a field the routes send and these do not name.
+class Health(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["ok"]
+
+
+class DiskState(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    total_bytes: int
+    used_bytes: int
+    free_bytes: int
+    used_percent: float
+    low: bool = Field(description="used_percent is at or over IMG2VID_DISK_LOW_PERCENT")
+
+
+class StorageState(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["local", "s3"]
+    ok: bool
+    code: str | None = Field(None, description="why not, when not ok (storage_unavailable, storage_denied)")
+    message: str | None = None
+
+
+class Readiness(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["ready", "no workers", "unavailable"]
+    redis: bool
+    workers: int = Field(description="workers that sent a heartbeat lately")
+    message: str | None = Field(None, description="why Redis cannot be reached")
+    disk: DiskState | None = Field(description="the data volume's usage; null for a bucket")
+    storage: StorageState
