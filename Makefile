@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint format install bench-encode bench-stages bench-queue bench-storage bench-split chaos clean
+.PHONY: test lint format install bench-encode bench-stages bench-queue bench-storage bench-split bench-events chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ bench-storage: $(STAMP)
 # One 1,500-frame 1080p job on pinned workers: whole on one core, split across two (and four on two)
 bench-split: $(STAMP)
 	$(PY) -m bench.split $(ARGS)
+
+# The status GET beside a bare Flask app, with and without 500 event streams; their fan-out
+bench-events: $(STAMP)
+	$(PY) -m bench.events $(ARGS)
 
 # Workers killed every 5 s while 50 real-sized jobs run; e.g. make chaos ARGS='--seed 7'
 chaos: $(STAMP)
