@@ -42,7 +42,11 @@ async def main(url: str, n: int) -> None:
     state = {"open": 0, "refused": 0, "want": n}
     opened = asyncio.Event()
     tasks = [asyncio.create_task(follow(parts.hostname, parts.port, parts.path, opened, seen, state)) for _ in range(n)]
-    await opened.wait()
+    while not opened.is_set():  # say how it goes while the streams open
+        try:
+            await asyncio.wait_for(opened.wait(), 10)
+        except TimeoutError:
+            print(f"sse_clients: {state['open']} of {n} open, {state['refused']} refused so far", file=sys.stderr)
     print(f"open {state['open']} refused {state['refused']}", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     print(json.dumps(seen), flush=True)
