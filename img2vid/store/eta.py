@@ -8,10 +8,6 @@ import time
 from img2vid.job import Job
 from img2vid.store.base import StoreBase
 
-# A queued job's frames ahead are read again at most this often per process: a followed
-# job is asked for many times a second, and the answer changes as jobs finish.
-AHEAD_SECONDS = 1.0
-
 
 class EtaMixin(StoreBase):
     def record_rate(self, frames_per_second: float) -> None:
@@ -24,16 +20,6 @@ class EtaMixin(StoreBase):
         """Frames still to encode before the job at queue position ``rank`` starts: the
         queued jobs ahead (the first ``sample`` read, the rest assumed alike) plus the
         running jobs' rest."""
-        memo = self.__dict__.setdefault("_ahead_memo", {})
-        now = time.monotonic()
-        if rank in memo and now - memo[rank][0] < AHEAD_SECONDS:
-            return memo[rank][1]
-        if len(memo) > 1000:
-            memo.clear()
-        memo[rank] = (now, self._frames_ahead(rank, sample))
-        return memo[rank][1]
-
-    def _frames_ahead(self, rank: int, sample: int) -> float:
         ids: list[str] = [] if rank == 0 else self._redis.zrange(self._keys.queue, 0, min(rank, sample) - 1)
         running = self._redis.zrange(self._keys.state("running"), 0, -1)
         pipe = self._redis.pipeline(transaction=False)
