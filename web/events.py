@@ -49,9 +49,13 @@ class Subscription:
 class EventHub:
     """Started on the first subscription in each process (after gunicorn's fork)."""
 
+    # Every hub of this process, for end_all_streams().
+    made: list[EventHub] = []
+
     def __init__(self, store: JobStore, most: int) -> None:
         self._store = store
         self._most = most
+        EventHub.made.append(self)
         self._subs: set[Subscription] = set()
         self._lock = threading.Lock()
         self._pid = 0
@@ -69,6 +73,12 @@ class EventHub:
         """Whether this process has as many streams open as it may."""
         with self._lock:
             return len(self._subs) >= self._most
+
+    def end_streams(self) -> None:
+        """End every open stream (the process is stopping); a follower reconnects to another."""
+        with self._lock:
+            for sub in self._subs:
+                sub.inbox.put(None)
 
     def unsubscribe(self, sub: Subscription) -> None:
         with self._lock:
@@ -105,6 +115,13 @@ class EventHub:
                 sub.inbox.put((event, jobs[event.job_id]))
 
 
+def end_all_streams() -> None:
+    """End this process's open streams: gunicorn waits for every open request before a
+    worker exits (up to its graceful timeout), and a stream would hold it that long."""
+    for hub in EventHub.made:
+        hub.end_streams()
+
+
 def job_json(store: JobStore, job_id: str) -> str | None:
     """The job's JSON as GET /api/v1/jobs/<id> sends it (with its ETA), on one line."""
     job = store.get(job_id, with_eta=True)
@@ -134,10 +151,13 @@ def stream(
         sent, ended = yield from _catch_up(store, sub, last_event_id)
         while not ended:
             try:
-                event, data = sub.inbox.get(timeout=heartbeat_seconds)
+                item = sub.inbox.get(timeout=heartbeat_seconds)
             except queue.Empty:
                 yield ": keepalive\n\n"
                 continue
+            if item is None:  # the process is stopping
+                return
+            event, data = item
             if event_order(event.id) <= event_order(sent):
                 continue  # already in what the follower was sent first
             sent = event.id

@@ -44,3 +44,18 @@ def on_starting(server):
     except ConfigError as exc:
         server.log.error("%s", exc.message)
         sys.exit(1)
+
+
+def post_worker_init(worker):
+    """On SIGTERM, end the worker's event streams first, so that it stops at once."""
+    import signal
+
+    from web.events import end_all_streams
+
+    stop = worker.handle_exit
+
+    def handle_exit(sig, frame):
+        end_all_streams()
+        stop(sig, frame)
+
+    signal.signal(signal.SIGTERM, handle_exit)

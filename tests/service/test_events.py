@@ -5,8 +5,13 @@ Last-Event-ID, heartbeats."""
 from __future__ import annotations
 
 import itertools
+import os
+import signal
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+
+import httpx
 
 from servicetools import heavy_folder, input_folder
 
@@ -123,3 +128,19 @@ def test_the_all_jobs_stream_tells_every_jobs_changes(service):
 def test_an_unknown_jobs_stream_is_a_404(service):
     status, _, body = service.request("GET", "/api/v1/jobs/0123456789abcdef00/events")
     assert (status, body["error"]["code"]) == (404, "job_not_found")
+
+
+def test_a_stopping_web_process_ends_its_streams_at_once(service):
+    # given a web process of its own with one open stream
+    proc, url = service.stack.start_web(workers=1, name="web-events-stop")
+    with httpx.stream("GET", f"{url}/api/v1/events", timeout=10) as stream:
+        lines = stream.iter_lines()
+        assert next(lines).startswith("retry:")
+        # when it is stopped as docker stop does (SIGTERM)
+        started = time.monotonic()
+        os.kill(proc.popen.pid, signal.SIGTERM)
+        # then the stream ends, and the process exits, in seconds (not gunicorn's 30 s
+        # graceful wait for open requests)
+        assert all(line.startswith(":") or not line for line in lines)
+        proc.popen.wait(10)
+    assert time.monotonic() - started < 5
