@@ -28,12 +28,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import httpx
 
-from bench.queue import parse_wrk, write_tiny_frames
+from bench.queue import TINY_DIR, parse_wrk
+from bench.queue import start_system as start_queue_system
 from bench.report import Row, print_table, show_logs
 from img2vid.cli.processes import free_port, web_argv
 from img2vid.store import JobStore
@@ -43,25 +43,9 @@ FOLLOWERS = 500
 
 
 def start_system(tmp: Path, web_workers: int) -> tuple[Stack, str, str]:
-    data = tmp / "data"
-    write_tiny_frames(data / "inputs" / "tiny")
-    tag = uuid.uuid4().hex[:8]
-    stack = Stack(
-        data_dir=data,
-        log_dir=tmp / "logs",
-        env={
-            "IMG2VID_DATA_DIR": str(data),
-            "IMG2VID_KEY_PREFIX": f"img2vid-bench-{tag}:",
-            "IMG2VID_QUEUE": f"img2vid-bench-{tag}",
-            # On, with budgets the benchmark never reaches: its cost is in every figure.
-            "IMG2VID_RATE_LIMIT": "10000000 per minute",
-            "IMG2VID_RATE_LIMIT_CREATE": "10000000 per minute",
-        },
-    )
+    """bench/queue.py's system with no Celery worker, and the bare app beside it."""
+    stack, url = start_queue_system(tmp, web_workers, celery_workers=0)
     try:
-        _, redis_url = stack.start_redis()
-        stack.env["IMG2VID_REDIS_URL"] = redis_url
-        _, url = stack.start_web(workers=web_workers)
         port = free_port()
         bare = web_argv(port, web_workers)
         bare[-1] = "bench.bare_app:app"
@@ -106,7 +90,7 @@ def fan_out(url: str, followers: Followers, changes: int) -> list[float]:
     """Seconds from each state change (a new job's `queued` event) to each follower."""
     with httpx.Client(base_url=url) as client:
         for _ in range(changes):
-            client.post("/api/v1/jobs", json={"source": {"dir": "tiny"}}).raise_for_status()
+            client.post("/api/v1/jobs", json={"source": {"dir": TINY_DIR}}).raise_for_status()
             time.sleep(0.3)  # let each change reach everyone before the next
     time.sleep(1.0)
     delays = []
@@ -139,7 +123,7 @@ def main() -> int:
         stack, url, bare_url = start_system(tmp, a.web_workers)
         # A recent encode rate, as a working service has: each GET then makes an ETA too.
         JobStore.from_url(stack.env["IMG2VID_REDIS_URL"], stack.env["IMG2VID_KEY_PREFIX"]).record_rate(120.0)
-        job = httpx.post(f"{url}/api/v1/jobs", json={"source": {"dir": "tiny"}}).json()
+        job = httpx.post(f"{url}/api/v1/jobs", json={"source": {"dir": TINY_DIR}}).json()
         get_url = f"{url}/api/v1/jobs/{job['id']}"
         for r in range(a.rounds):
             print(f"round {r + 1} of {a.rounds} ...", file=sys.stderr)

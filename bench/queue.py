@@ -88,7 +88,9 @@ def write_tiny_frames(folder: Path, count: int = 10) -> None:
         cv2.imwrite(str(folder / f"frame_{i:03d}.png"), img)
 
 
-def start_system(tmp: Path, web_workers: int, batch: int) -> tuple[Stack, str]:
+def start_system(tmp: Path, web_workers: int, batch: int = 1000, celery_workers: int = 1) -> tuple[Stack, str]:
+    """Its own Redis, ``celery_workers`` workers (concurrency 1) and gunicorn, on a data
+    folder with the tiny frames (bench/events.py starts none: its jobs stay queued)."""
     data = tmp / "data"
     write_tiny_frames(data / "inputs" / TINY_DIR)
     tag = uuid.uuid4().hex[:8]
@@ -111,9 +113,11 @@ def start_system(tmp: Path, web_workers: int, batch: int) -> tuple[Stack, str]:
     try:
         _, redis_url = stack.start_redis()
         stack.env["IMG2VID_REDIS_URL"] = redis_url  # the worker and web read it from their environment
-        stack.start_worker("worker1", concurrency=1)
+        for i in range(celery_workers):
+            stack.start_worker(f"worker{i + 1}", concurrency=1)
         _, url = stack.start_web(workers=web_workers)
-        stack.wait_workers(url, 1)
+        if celery_workers:
+            stack.wait_workers(url, celery_workers)
     except BaseException:
         stack.stop()
         raise
