@@ -211,19 +211,21 @@ def parse_wrk(out: str) -> tuple[float, float, int, int]:
     return rps, float(value) * UNIT_MS[unit], int(non2xx.group(1)) if non2xx else 0, errors
 
 
+def run_wrk(url: str, duration: int) -> tuple[float, float, int, int]:
+    """`wrk -t2 -c32` on ``url`` for ``duration`` s: parse_wrk's (requests/s, p99 ms,
+    non-2xx, socket errors)."""
+    out = subprocess.run(
+        ["wrk", "-t2", "-c32", f"-d{duration}s", "--latency", url], capture_output=True, text=True, check=True
+    ).stdout
+    return parse_wrk(out)
+
+
 def measure_get(url: str, job_id: str, duration: int, web_workers: int) -> list[Row]:
     name = f"GET /jobs/<id>, wrk -t2 -c32, gunicorn {web_workers} workers"
-    wrk = shutil.which("wrk")
-    if not wrk:
+    if not shutil.which("wrk"):
         print("wrk is not on PATH: apt-get install wrk (skipping the GET throughput rows)", file=sys.stderr)
         return [Row(name, "skipped: no wrk")]
-    out = subprocess.run(
-        [wrk, "-t2", "-c32", f"-d{duration}s", "--latency", f"{url}/api/v1/jobs/{job_id}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    rps, p99, non2xx, errors = parse_wrk(out)
+    rps, p99, non2xx, errors = run_wrk(f"{url}/api/v1/jobs/{job_id}", duration)
     clean = non2xx == 0 and errors == 0
     note = "" if clean else f" ({non2xx} non-2xx, {errors} socket errors)"
     return [
