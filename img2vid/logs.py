@@ -114,7 +114,6 @@ def secrets_from_env(environ: dict[str, str] | None = None) -> list[str]:
 
 class Redactor:
     def __init__(self, secrets: list[str]) -> None:
-        self.secrets = secrets
         # Each secret as it is, and as a JSON line holds it (quotes and backslashes
         # escaped): a line is redacted whole, once, rather than value by value.
         self._in_json = sorted({*secrets, *(json.dumps(s, ensure_ascii=False)[1:-1] for s in secrets)}, key=len)[::-1]

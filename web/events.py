@@ -125,7 +125,11 @@ def end_all_streams() -> None:
 def job_json(store: JobStore, job_id: str) -> str | None:
     """The job's JSON as GET /api/v1/jobs/<id> sends it (with its ETA), on one line."""
     job = store.get(job_id, with_eta=True)
-    return None if job is None else json.dumps(job.api_json(), separators=(",", ":"), allow_nan=False)
+    return None if job is None else _one_line(job)
+
+
+def _one_line(job: Job) -> str:
+    return json.dumps(job.api_json(), separators=(",", ":"), allow_nan=False)
 
 
 def frame(event_id: str, kind: str, data: str) -> str:
@@ -203,6 +207,5 @@ def _catch_up(store: JobStore, sub: Subscription, last_event_id: str | None):
     job = store.get(sub.job_id, with_eta=True)
     if job is None:
         return newest, True
-    data = json.dumps(job.api_json(), separators=(",", ":"), allow_nan=False)
-    yield frame(newest, SNAPSHOT_TYPE.get(job.state, job.state), data)
+    yield frame(newest, SNAPSHOT_TYPE.get(job.state, job.state), _one_line(job))
     return newest, job.finished
