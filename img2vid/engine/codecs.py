@@ -76,6 +76,8 @@ class Codec:
     # Segments encoded apart join into one video by copying packets (engine/join.py):
     # each starts on a key frame and the container takes shifted timestamps.
     joins: bool = True
+    # An animation a browser shows in <img> (GIF, WebP), not in <video>.
+    animated_image: bool = False
 
 
 # About 0.1 bit per pixel per frame: 1080p at 5 fps gets 1 Mbit/s, at 30 fps 6 Mbit/s.
